@@ -1,0 +1,35 @@
+"""Local/cloud collaborative reasoning for LangGraph.
+
+A small local model reasons step by step, checks each of its own steps, and hands only
+the doubtful ones to a large cloud model.
+"""
+
+from adaswitch_graph.budget import Budget
+from adaswitch_graph.graph import create_adaswitch_agent, create_adaswitch_graph
+from adaswitch_graph.policies import (
+    AlwaysCloud,
+    AlwaysLocal,
+    Policy,
+    RandomPolicy,
+    SelfVerifyPolicy,
+    StepView,
+)
+from adaswitch_graph.prompts import AdaSwitchPrompts
+from adaswitch_graph.state import AdaSwitchState, Step
+from adaswitch_graph.verifier import Verifier
+
+__all__ = [
+    "AdaSwitchPrompts",
+    "AdaSwitchState",
+    "AlwaysCloud",
+    "AlwaysLocal",
+    "Budget",
+    "Policy",
+    "RandomPolicy",
+    "SelfVerifyPolicy",
+    "Step",
+    "StepView",
+    "Verifier",
+    "create_adaswitch_agent",
+    "create_adaswitch_graph",
+]

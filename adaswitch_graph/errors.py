@@ -1,0 +1,18 @@
+"""Errors a user can act on: each message names the cause and the fix."""
+
+
+class AdaSwitchError(Exception):
+    """Base class of the errors this package raises on purpose."""
+
+
+class InvalidQuestionError(AdaSwitchError, ValueError):
+    """The input holds no usable question."""
+
+
+class ModelSpecError(AdaSwitchError, ValueError):
+    """A model spec cannot be resolved to a chat model."""
+
+
+class ModelUnavailableError(AdaSwitchError, RuntimeError):
+    """A model exists in principle but cannot be used here (not installed, not pulled,
+    server not reachable, key missing)."""

@@ -1,0 +1,152 @@
+"""`create_adaswitch_graph`: the AdaSwitch inference loop as a LangGraph `StateGraph`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from adaswitch_graph.budget import Budget
+from adaswitch_graph.context import GraphContext
+from adaswitch_graph.models import ModelSpec, resolve_model, supports_prefill
+from adaswitch_graph.nodes import (
+    CLOUD_ASSIST,
+    FINALIZE,
+    LOCAL_REASON,
+    MERGE,
+    PREPARE,
+    SELF_VERIFY,
+    build_cloud_assist,
+    build_finalize,
+    build_local_reason,
+    build_self_verify,
+    merge,
+    prepare,
+)
+from adaswitch_graph.policies import Policy, SelfVerifyPolicy
+from adaswitch_graph.prompts import AdaSwitchPrompts
+from adaswitch_graph.state import AdaSwitchState
+from adaswitch_graph.verifier import Verifier
+
+DEFAULT_MAX_STEPS = 12
+
+
+def create_adaswitch_graph(
+    local_model: ModelSpec,
+    cloud_model: ModelSpec,
+    *,
+    policy: Policy | None = None,
+    budget: Budget | None = None,
+    prompts: AdaSwitchPrompts | dict[str, Any] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    verifier: Verifier | None = None,
+    judge: bool = False,
+    prefill: bool | None = None,
+    state_schema: type[Any] | None = None,
+) -> StateGraph[Any, Any, Any, Any]:
+    """Build the AdaSwitch graph (uncompiled).
+
+    The local model writes one step at a time; `self_verify` turns the step's signals
+    into an error probability; the `policy` accepts the step, sends it to the cloud
+    model, or lets the local model retry it once; `merge` appends it; `finalize` states
+    the answer.
+
+    Args:
+        local_model: the small model (a chat model or an `init_chat_model` spec string).
+        cloud_model: the large model, called only for flagged steps.
+        policy: decides per step; default `SelfVerifyPolicy()`.
+        budget: hard caps on cloud calls and cloud output tokens per run.
+        prompts: `AdaSwitchPrompts` or a dict overriding some of its templates.
+        max_steps: steps after which the local model is asked for the answer.
+        verifier: turns signals into an error probability; default the shipped one.
+        judge: also ask the local model's yes/no judgement of each step (one more
+            short local call per step). Steps from a model that returns no
+            log-probabilities are always judged this way.
+        prefill: whether the local backend continues a trailing assistant message;
+            detected from the model when None.
+        state_schema: a state class extending `AdaSwitchState`.
+    """
+    if policy is not None and not isinstance(policy, Policy):
+        raise TypeError(
+            f"policy must have a decide(view) method, got {type(policy).__name__}; "
+            "use SelfVerifyPolicy(threshold=...), AlwaysLocal(), AlwaysCloud(), "
+            "RandomPolicy(rate) or your own"
+        )
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    schema = state_schema or AdaSwitchState
+    if not (isinstance(schema, type) and issubclass(schema, dict)) or not set(
+        AdaSwitchState.__annotations__
+    ) <= set(_annotations(schema)):
+        raise TypeError("state_schema must be a TypedDict that extends AdaSwitchState")
+    local = resolve_model(local_model)
+    ctx = GraphContext(
+        local=local,
+        cloud=resolve_model(cloud_model),
+        policy=policy or SelfVerifyPolicy(),
+        budget=budget or Budget(),
+        verifier=verifier or Verifier.default(),
+        prompts=AdaSwitchPrompts.coerce(prompts),
+        max_steps=max_steps,
+        prefill=supports_prefill(local) if prefill is None else prefill,
+        judge=judge,
+    )
+
+    def after_local(state: AdaSwitchState) -> str:
+        draft = state.get("draft")
+        # An empty step means the model had nothing more to say.
+        return SELF_VERIFY if draft and draft["text"] else FINALIZE
+
+    def after_verify(state: AdaSwitchState) -> str:
+        draft = state.get("draft")
+        decision = draft["decision"] if draft else "accept"
+        if decision == "cloud":
+            return CLOUD_ASSIST
+        if decision == "retry":
+            return LOCAL_REASON
+        return MERGE
+
+    def after_merge(state: AdaSwitchState) -> str:
+        steps = state["steps"]
+        if steps[-1]["final"] or len(steps) >= ctx.max_steps:
+            return FINALIZE
+        return LOCAL_REASON
+
+    builder = StateGraph(schema)
+    builder.add_node(PREPARE, prepare)
+    builder.add_node(LOCAL_REASON, build_local_reason(ctx))
+    builder.add_node(SELF_VERIFY, build_self_verify(ctx))
+    builder.add_node(CLOUD_ASSIST, build_cloud_assist(ctx))
+    builder.add_node(MERGE, merge)
+    builder.add_node(FINALIZE, build_finalize(ctx))
+    builder.add_edge(START, PREPARE)
+    builder.add_edge(PREPARE, LOCAL_REASON)
+    builder.add_conditional_edges(LOCAL_REASON, after_local, [SELF_VERIFY, FINALIZE])
+    builder.add_conditional_edges(SELF_VERIFY, after_verify, [MERGE, CLOUD_ASSIST, LOCAL_REASON])
+    builder.add_edge(CLOUD_ASSIST, MERGE)
+    builder.add_conditional_edges(MERGE, after_merge, [LOCAL_REASON, FINALIZE])
+    builder.add_edge(FINALIZE, END)
+    return builder
+
+
+def create_adaswitch_agent(
+    local_model: ModelSpec,
+    cloud_model: ModelSpec,
+    *,
+    checkpointer: Checkpointer = None,
+    name: str | None = "adaswitch",
+    debug: bool = False,
+    **kwargs: Any,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """`create_adaswitch_graph(...)` compiled; keyword arguments go to it."""
+    builder = create_adaswitch_graph(local_model, cloud_model, **kwargs)
+    return builder.compile(checkpointer=checkpointer, name=name, debug=debug)
+
+
+def _annotations(cls: type) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for base in reversed(cls.__mro__):
+        merged.update(getattr(base, "__annotations__", {}))
+    return merged

@@ -1,0 +1,62 @@
+"""`cloud_assist`: the cloud model rewrites one flagged step, in the same format.
+
+It is reached only for steps the policy flagged and the budget allows. A cloud model
+that fails (after its own retries) does not end the run: the step stays as the local
+model wrote it and records `cloud_error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableLambda
+
+from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
+from adaswitch_graph.context import GraphContext
+from adaswitch_graph.events import emit
+from adaswitch_graph.models import with_output_limit
+from adaswitch_graph.state import AdaSwitchState, Step, current_draft
+from adaswitch_graph.steps import STEP_STOP, clean_step, extract_answer, solution_so_far
+
+CLOUD_ASSIST = "cloud_assist"
+
+
+def build_cloud_assist(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+    def prepare(state: AdaSwitchState) -> ModelRequest:
+        draft = current_draft(state)
+        remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
+        model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
+        messages = ctx.prompts.cloud.format_messages(
+            question=state["question"],
+            solution=solution_so_far(state["steps"]),
+            index=draft["index"],
+            draft=draft["text"],
+        )
+        return ModelRequest("cloud", model, messages, stop=STEP_STOP, tolerate_errors=True)
+
+    def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
+        assert reply is not None
+        draft = current_draft(state)
+        text = clean_step(reply.message.text) if reply.message is not None else ""
+        step = Step(**draft)
+        if reply.error is not None:
+            step["cloud_error"] = f"{type(reply.error).__name__}: {reply.error}"
+        elif not text:
+            step["cloud_error"] = "the cloud model returned an empty step"
+        else:
+            step["text"], step["author"], step["assisted"] = text, "cloud", True
+            step["final"] = extract_answer(text) is not None
+        emit(
+            "assisted",
+            index=step["index"],
+            draft=draft["text"],
+            text=step["text"],
+            assisted=step["assisted"],
+            cloud_error=step.get("cloud_error"),
+            sent=[m.text for m in reply.request.messages],
+            usage=reply.usage,
+            latency_s=reply.latency_s,
+        )
+        return {"draft": step, "usage": reply.usage}
+
+    return model_node(CLOUD_ASSIST, prepare, finish)

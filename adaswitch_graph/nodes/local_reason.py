@@ -1,0 +1,96 @@
+"""`local_reason`: the local model writes exactly one next step.
+
+Where the backend continues the assistant's own message (llama.cpp, Ollama), the
+solution so far is sent as the start of the assistant turn and generation stops at the
+next step marker: small models follow "write only the next step" poorly, but continue
+their own solution well. Elsewhere the model is re-prompted for the next step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
+
+from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
+from adaswitch_graph.context import GraphContext
+from adaswitch_graph.events import emit
+from adaswitch_graph.signals import confidence_signals, token_logprobs
+from adaswitch_graph.state import AdaSwitchState, Step
+from adaswitch_graph.steps import (
+    STEP_STOP,
+    clean_step,
+    extract_answer,
+    render_steps,
+    solution_so_far,
+    step_label,
+)
+
+LOCAL_REASON = "local_reason"
+
+
+def retry_target(state: AdaSwitchState) -> Step | None:
+    """The draft the local model is asked to rewrite, if the policy asked for a retry."""
+    draft = state.get("draft")
+    if draft and draft["decision"] == "retry" and draft["index"] == len(state["steps"]) + 1:
+        return draft
+    return None
+
+
+def build_local_reason(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+    def prepare(state: AdaSwitchState) -> ModelRequest:
+        index = len(state["steps"]) + 1
+        solution = render_steps(state["steps"])
+        retry_of = retry_target(state)
+        variables = {
+            "question": state["question"],
+            "solution": solution_so_far(state["steps"]),
+            "index": index,
+        }
+        if retry_of is not None:
+            messages = ctx.prompts.local_retry.format_messages(**variables, draft=retry_of["text"])
+            prefill = step_label(index) if ctx.prefill else ""
+        elif ctx.prefill:
+            messages = ctx.prompts.local.format_messages(question=state["question"])
+            prefill = f"{solution}\n{step_label(index)}" if solution else step_label(index)
+        else:
+            messages = ctx.prompts.local_next.format_messages(**variables)
+            prefill = ""
+        if prefill:
+            messages.append(AIMessage(content=prefill))
+        return ModelRequest("local", ctx.local, messages, stop=STEP_STOP, prefill=prefill)
+
+    def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
+        assert reply is not None and reply.message is not None
+        index = len(state["steps"]) + 1
+        text = clean_step(reply.message.text, reply.request.prefill)
+        logprobs = token_logprobs(reply.message)
+        retry_of = retry_target(state)
+        if retry_of is not None and not text:
+            text = retry_of["text"]
+        draft = Step(
+            index=index,
+            text=text,
+            author="local",
+            draft=retry_of["draft"] if retry_of is not None else text,
+            signals=confidence_signals(logprobs) if logprobs else {},
+            error_probability=None,
+            decision=None,
+            flagged=False,
+            assisted=False,
+            retried=retry_of is not None,
+            final=extract_answer(text) is not None,
+        )
+        emit(
+            "drafted",
+            index=index,
+            text=text,
+            retry=draft["retried"],
+            signals=draft["signals"],
+            usage=reply.usage,
+            latency_s=reply.latency_s,
+        )
+        return {"draft": draft, "usage": reply.usage}
+
+    return model_node(LOCAL_REASON, prepare, finish)

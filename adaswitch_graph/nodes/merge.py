@@ -1,0 +1,23 @@
+"""`merge`: append the accepted (or corrected) step to the trajectory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adaswitch_graph.events import emit
+from adaswitch_graph.state import AdaSwitchState, current_draft
+
+MERGE = "merge"
+
+
+def merge(state: AdaSwitchState) -> dict[str, Any]:
+    step = current_draft(state)
+    emit(
+        "merged",
+        index=step["index"],
+        text=step["text"],
+        author=step["author"],
+        flagged=step["flagged"],
+        final=step["final"],
+    )
+    return {"steps": [step], "draft": None}

@@ -1,0 +1,88 @@
+"""`self_verify`: the local agent's error probability for its draft, and the decision.
+
+The probability comes from the signals recorded on the step (token confidence) and,
+when asked for or when the model returned no log-probabilities, from the model's own
+yes/no judgement. The policy decides; the budget and the one-retry cap are applied
+after it, so no policy can exceed them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from langchain_core.runnables import RunnableLambda
+
+from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
+from adaswitch_graph.context import GraphContext
+from adaswitch_graph.events import emit
+from adaswitch_graph.models import with_output_limit
+from adaswitch_graph.policies import StepView
+from adaswitch_graph.signals import judge_p_correct
+from adaswitch_graph.state import AdaSwitchState, Decision, Step, current_draft, spent
+from adaswitch_graph.steps import solution_so_far
+from adaswitch_graph.verifier import JUDGE_FEATURE
+
+SELF_VERIFY = "self_verify"
+JUDGE_MAX_TOKENS = 3
+
+
+def build_self_verify(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+    def prepare(state: AdaSwitchState) -> ModelRequest | None:
+        draft = current_draft(state)
+        if not ctx.judge and draft["signals"]:
+            return None
+        messages = ctx.prompts.judge.format_messages(
+            question=state["question"],
+            solution=solution_so_far(state["steps"]),
+            index=draft["index"],
+            step=draft["text"],
+        )
+        return ModelRequest("local", with_output_limit(ctx.local, JUDGE_MAX_TOKENS), messages)
+
+    def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
+        draft = current_draft(state)
+        signals = dict(draft["signals"])
+        if reply is not None and reply.message is not None:
+            p_correct = judge_p_correct(reply.message)
+            if p_correct is not None:
+                signals[JUDGE_FEATURE] = p_correct
+        verified = Step(**{**draft, "signals": signals})
+        verified["error_probability"] = ctx.verifier.error_probability(signals)
+        usage = state.get("usage") or {}
+        view = StepView(
+            question=state["question"],
+            step=verified,
+            steps=state["steps"],
+            cloud_calls=spent(usage, "cloud", "calls"),
+        )
+        decision = ctx.policy.decide(view)
+        if decision not in get_args(Decision):
+            raise ValueError(
+                f"{type(ctx.policy).__name__}.decide returned {decision!r}; "
+                f"a policy must return one of {get_args(Decision)}"
+            )
+        verified["flagged"] = decision != "accept"
+        if decision == "retry" and draft["retried"]:
+            decision = "cloud"  # one local retry per step; still doubted, so escalate
+        if decision == "cloud" and (reason := ctx.budget.exhausted(usage)):
+            decision = "accept"
+            verified["cloud_error"] = reason
+        verified["decision"] = decision
+        emit(
+            "verified",
+            index=verified["index"],
+            error_probability=verified["error_probability"],
+            signals=signals,
+            decision=decision,
+        )
+        if verified["flagged"]:
+            emit(
+                "flagged",
+                index=verified["index"],
+                error_probability=verified["error_probability"],
+                decision=decision,
+                reason=verified.get("cloud_error"),
+            )
+        return {"draft": verified, "usage": reply.usage if reply is not None else {}}
+
+    return model_node(SELF_VERIFY, prepare, finish)

@@ -1,0 +1,120 @@
+"""Switching policies: given a verified draft step, accept it, send it to the cloud, or
+let the local model retry it once.
+
+A policy is any object with a `decide(view) -> Decision` method. The budget is applied
+after the policy by the graph, so no policy can exceed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from adaswitch_graph.state import Decision, Step
+
+
+@dataclass(frozen=True)
+class StepView:
+    """What a policy sees when it decides about one draft step."""
+
+    question: str
+    step: Step
+    """The draft, with its `signals` and `error_probability` filled in."""
+    steps: Sequence[Step]
+    """The steps accepted before it."""
+    cloud_calls: int
+    """Cloud calls made so far in this run."""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Decides what happens to a draft step."""
+
+    def decide(self, view: StepView) -> Decision: ...
+
+
+@dataclass(frozen=True)
+class SelfVerifyPolicy:
+    """AdaSwitch's policy: send the step to the cloud when the local agent's own error
+    probability for it reaches `threshold`.
+
+    With `retry=True` a flagged step is first rewritten once by the local model (with
+    the critique), and goes to the cloud only if the rewrite is flagged too.
+    """
+
+    threshold: float = 0.5
+    retry: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+
+    def decide(self, view: StepView) -> Decision:
+        p_error = view.step["error_probability"]
+        if p_error is None or p_error < self.threshold:
+            return "accept"
+        if self.retry and not view.step["retried"]:
+            return "retry"
+        return "cloud"
+
+
+@dataclass(frozen=True)
+class AlwaysLocal:
+    """Baseline: the local model alone."""
+
+    def decide(self, view: StepView) -> Decision:
+        return "accept"
+
+
+@dataclass(frozen=True)
+class AlwaysCloud:
+    """Baseline: the cloud rewrites every step."""
+
+    def decide(self, view: StepView) -> Decision:
+        return "cloud"
+
+
+@dataclass(frozen=True)
+class RandomPolicy:
+    """Baseline: send each step to the cloud with probability `rate`, ignoring the signals.
+
+    The draw depends only on `seed`, the question and the step index, so a run is
+    reproducible and two systems compared on the same items see the same coin flips.
+    """
+
+    rate: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"rate must be in [0, 1], got {self.rate}")
+
+    def decide(self, view: StepView) -> Decision:
+        key = f"{self.seed}\x00{view.question}\x00{view.step['index']}".encode()
+        draw = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+        return "cloud" if draw < self.rate else "accept"
+
+
+def parse_policy(spec: str) -> Policy:
+    """Build a policy from a short spec: `selfverify[:THRESHOLD]`, `selfverify-retry[:T]`,
+    `local`, `cloud`, `random:RATE`."""
+    name, _, arg = spec.strip().lower().partition(":")
+    try:
+        if name in ("selfverify", "self-verify", "adaswitch"):
+            return SelfVerifyPolicy(float(arg)) if arg else SelfVerifyPolicy()
+        if name in ("selfverify-retry", "retry"):
+            return SelfVerifyPolicy(float(arg), retry=True) if arg else SelfVerifyPolicy(retry=True)
+        if name in ("local", "alwayslocal") and not arg:
+            return AlwaysLocal()
+        if name in ("cloud", "alwayscloud") and not arg:
+            return AlwaysCloud()
+        if name == "random" and arg:
+            return RandomPolicy(float(arg))
+    except ValueError as exc:
+        raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
+    raise ValueError(
+        f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD], "
+        "selfverify-retry[:THRESHOLD], local, cloud, random:RATE"
+    )

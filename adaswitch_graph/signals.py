@@ -1,0 +1,74 @@
+"""Verification signals read off a model's reply: token confidence and yes/no verdicts.
+
+Two wire formats carry per-token log-probabilities into LangChain messages:
+OpenAI-compatible servers put `{"content": [{token, logprob, top_logprobs}, ...]}` in
+`response_metadata["logprobs"]`; `ChatOllama` puts the list itself there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+TokenLogprobs = list[Mapping[str, Any]]
+
+
+def token_logprobs(message: BaseMessage) -> TokenLogprobs | None:
+    """The per-token log-probabilities of a reply, or None when the model sent none."""
+    raw = message.response_metadata.get("logprobs")
+    if isinstance(raw, Mapping):
+        raw = raw.get("content")
+    if not isinstance(raw, Sequence) or not raw:
+        return None
+    entries = [e for e in raw if isinstance(e, Mapping) and "logprob" in e]
+    return entries or None
+
+
+def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:
+    """Token-confidence features of one step.
+
+    Whitespace-only tokens are left out: where a step ends the model hesitates between
+    a newline and the next marker, which says nothing about whether the step is right.
+    """
+    values = [float(e["logprob"]) for e in logprobs if str(e.get("token", "x")).strip()]
+    if not values:
+        values = [float(e["logprob"]) for e in logprobs]
+    return {
+        "min_logprob": min(values),
+        "mean_logprob": sum(values) / len(values),
+        "n_tokens": float(len(values)),
+    }
+
+
+_YES = re.compile(r"^\W*(yes|correct|true)\b", re.IGNORECASE)
+_NO = re.compile(r"^\W*(no|incorrect|wrong|false)\b", re.IGNORECASE)
+
+
+def judge_p_correct(message: BaseMessage) -> float | None:
+    """P("correct") from a yes/no verdict.
+
+    Read from the first token's alternatives when the model returns log-probabilities
+    (the probability mass on "yes" against "no"); otherwise parsed from the text
+    (1.0 for yes, 0.0 for no, None when it said neither).
+    """
+    logprobs = token_logprobs(message)
+    if logprobs:
+        alternatives = logprobs[0].get("top_logprobs") or [logprobs[0]]
+        yes = sum(_mass(a) for a in alternatives if _YES.match(str(a.get("token", ""))))
+        no = sum(_mass(a) for a in alternatives if _NO.match(str(a.get("token", ""))))
+        if yes + no > 0:
+            return yes / (yes + no)
+    text = message.text
+    if _YES.match(text):
+        return 1.0
+    if _NO.match(text):
+        return 0.0
+    return None
+
+
+def _mass(alternative: Mapping[str, Any]) -> float:
+    return math.exp(float(alternative.get("logprob", -math.inf)))

@@ -1,0 +1,105 @@
+"""The graph's state: the accepted trajectory, the pending draft and the usage ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, NotRequired, TypedDict
+
+from langgraph.graph import MessagesState
+
+Author = Literal["local", "cloud"]
+Decision = Literal["accept", "cloud", "retry"]
+Role = Literal["local", "cloud"]
+
+
+class Step(TypedDict):
+    """One reasoning step of the trajectory."""
+
+    index: int
+    """1-based position in the solution."""
+    text: str
+    """The step as accepted (the cloud's correction when the cloud assisted)."""
+    author: Author
+    draft: str
+    """What the local model first wrote for this step."""
+    signals: dict[str, float]
+    """Verification signals: token confidence (`min_logprob`, `mean_logprob`, ...),
+    and `p_correct_judge` when the model's own judgement was asked."""
+    error_probability: float | None
+    """The verifier's calibrated probability that `draft` is wrong."""
+    decision: Decision | None
+    """What the policy decided, before the budget was applied."""
+    flagged: bool
+    """The policy did not accept the draft as written."""
+    assisted: bool
+    """The cloud wrote `text`."""
+    retried: bool
+    """The local model rewrote the step once after it was flagged."""
+    final: bool
+    """The step states the final answer."""
+    cloud_error: NotRequired[str]
+    """Why the cloud's correction is missing (the call failed, or the budget was spent)."""
+
+
+class RoleUsage(TypedDict):
+    """Token and call counts for one role. Characters are counted from what was
+    actually sent and received, so every byte crossing to the cloud is accounted for
+    even when a provider reports no token usage."""
+
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    input_chars: int
+    output_chars: int
+
+
+Usage = dict[str, RoleUsage]
+
+USAGE_FIELDS: tuple[str, ...] = tuple(RoleUsage.__annotations__)
+
+
+def empty_usage() -> RoleUsage:
+    return RoleUsage(calls=0, input_tokens=0, output_tokens=0, input_chars=0, output_chars=0)
+
+
+def merge_usage(left: Usage | None, right: Usage | None) -> Usage:
+    """Reducer: add per-role counters."""
+    merged: Usage = {role: RoleUsage(**counts) for role, counts in (left or {}).items()}
+    for role, counts in (right or {}).items():
+        total = merged.setdefault(role, empty_usage())
+        for field in USAGE_FIELDS:
+            total[field] += counts.get(field, 0)  # type: ignore[literal-required]
+    return merged
+
+
+def add_steps(left: list[Step] | None, right: list[Step] | None) -> list[Step]:
+    """Reducer: append accepted steps to the trajectory."""
+    return [*(left or []), *(right or [])]
+
+
+class AdaSwitchState(MessagesState):
+    """State of the AdaSwitch graph.
+
+    It extends `MessagesState`, so the compiled graph drops into a larger graph as a
+    subgraph: the question is read from the last user message and the final answer is
+    appended as an AI message.
+    """
+
+    question: str
+    steps: Annotated[list[Step], add_steps]
+    draft: Step | None
+    final_answer: str | None
+    usage: Annotated[Usage, merge_usage]
+
+
+def spent(usage: Usage, role: Role, field: Literal["calls", "output_tokens"]) -> int:
+    """One counter of the ledger (0 when the role has not been called)."""
+    counts = usage.get(role)
+    return counts.get(field, 0) if counts else 0
+
+
+def current_draft(state: AdaSwitchState) -> Step:
+    """The draft step under way; the nodes after `local_reason` need one."""
+    draft = state.get("draft")
+    if draft is None:
+        raise RuntimeError("no draft step in the state: this node must follow local_reason")
+    return draft

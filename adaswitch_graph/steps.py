@@ -1,0 +1,62 @@
+"""The text format of a solution: `Step N: ...` lines, ending with `Answer: ...`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from adaswitch_graph.state import Step
+
+STEP_STOP = ["\nStep "]
+"""Stop sequences that end generation at the next step marker."""
+
+_LABEL = re.compile(
+    r"^\s*(?:#+\s*)?(?:\*\*)?\s*(?:corrected\s+)?step\s*\d+\s*[:.)]\s*(?:\*\*)?\s*", re.I
+)
+_NEXT_STEP = re.compile(r"\n\s*(?:#+\s*)?(?:\*\*)?\s*step\s*\d+\s*[:.)]", re.I)
+_ANSWER = re.compile(
+    r"(?:^|\n)\s*(?:\*\*)?\s*(?:final\s+)?answer\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<a>[^\n]*)",
+    re.I,
+)
+_ANSWER_IS = re.compile(r"\bthe (?:final )?answer is\s*:?\s*(?P<a>[^\n]+)", re.I)
+_HASHES = re.compile(r"####\s*(?P<a>[^\n]+)")
+_BOXED = re.compile(r"\\boxed\{(?P<a>[^{}]*)\}")
+
+
+def step_label(index: int) -> str:
+    return f"Step {index}:"
+
+
+def render_steps(steps: Sequence[Step]) -> str:
+    """The accepted trajectory as the solution text the models read and continue."""
+    return "\n".join(f"{step_label(s['index'])} {s['text']}" for s in steps)
+
+
+def solution_so_far(steps: Sequence[Step]) -> str:
+    """The trajectory as prompts show it, with a placeholder before the first step."""
+    return render_steps(steps) or "(no steps yet)"
+
+
+def clean_step(text: str, prefix: str = "") -> str:
+    """One step's text from a raw reply: the echoed prefill and the `Step N:` label
+    removed, and anything from a next step marker on cut (for models that ignore stop
+    sequences)."""
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix) :]
+    elif prefix.strip() and text.lstrip().startswith(prefix.strip()):
+        text = text.lstrip()[len(prefix.strip()) :]
+    text = _LABEL.sub("", text, count=1)
+    match = _NEXT_STEP.search(text)
+    if match:
+        text = text[: match.start()]
+    return text.strip()
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer stated in a step, or None when it states none."""
+    for pattern in (_ANSWER, _HASHES, _BOXED, _ANSWER_IS):
+        matches = [m.group("a").strip() for m in pattern.finditer(text)]
+        matches = [m.rstrip("*").strip() for m in matches if m.rstrip("*").strip()]
+        if matches:
+            return matches[-1]
+    return None

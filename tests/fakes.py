@@ -1,0 +1,127 @@
+"""Scripted fake chat models for unit tests. They are fakes: replies come from a Python
+function, never from a model. The integration tests use the real models."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+CONFIDENT = -0.05
+UNSURE = -4.0
+
+
+def reply(
+    text: str,
+    min_logprob: float | None = CONFIDENT,
+    output_tokens: int | None = None,
+    input_tokens: int = 10,
+) -> AIMessage:
+    """An AIMessage as an OpenAI-compatible server returns it: per-token logprobs (the
+    lowest one set to `min_logprob`; none when it is None) and token usage."""
+    words = text.split() or [text]
+    n_out = len(words) if output_tokens is None else output_tokens
+    metadata: dict[str, Any] = {}
+    if min_logprob is not None:
+        tokens = [{"token": w, "logprob": CONFIDENT} for w in words]
+        tokens[-1]["logprob"] = min_logprob
+        metadata["logprobs"] = {"content": tokens}
+    return AIMessage(
+        content=text,
+        response_metadata=metadata,
+        usage_metadata={
+            "input_tokens": input_tokens,
+            "output_tokens": n_out,
+            "total_tokens": input_tokens + n_out,
+        },
+    )
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """A fake chat model whose reply is computed from the messages it receives.
+
+    `respond(messages, call_number)` returns an AIMessage or a string, or raises. Every
+    call is recorded in `calls` (the messages and the output limit it was given). Like a
+    real server, the reply's output tokens are capped at `max_tokens`.
+    """
+
+    respond: Callable[[list[BaseMessage], int], AIMessage | str]
+    messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+    max_tokens: int | None = None
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.calls.append({"messages": messages, "stop": stop, "max_tokens": self.max_tokens})
+        out = self.respond(messages, len(self.calls))
+        message = AIMessage(content=out) if isinstance(out, str) else out
+        usage = message.usage_metadata
+        if usage and self.max_tokens is not None and usage["output_tokens"] > self.max_tokens:
+            usage = {**usage, "output_tokens": self.max_tokens}
+            message = message.model_copy(update={"usage_metadata": usage})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        # Copies made for an output limit must record into the same call log.
+        copy = super().model_copy(update=update, deep=deep)
+        object.__setattr__(copy, "calls", self.calls)
+        return copy
+
+
+def scripted_local(
+    steps: Sequence[AIMessage | str], judge: Callable[[str], AIMessage | str] | None = None
+) -> ScriptedChatModel:
+    """A local model that writes `steps[i]` when asked for step i+1 (it reads the step
+    number from the prompt), and answers judge prompts with `judge(step_text)`."""
+
+    def respond(messages: list[BaseMessage], _: int) -> AIMessage | str:
+        prompt = "\n".join(m.text for m in messages)
+        if "Is the new step correct?" in prompt:
+            assert judge is not None, "judge prompt sent to a local fake without a judge"
+            return judge(prompt)
+        if "Give only the final answer" in prompt or prompt.endswith("Answer:"):
+            return "Answer: 0"
+        index = asked_step(messages)
+        if index > len(steps):
+            return ""
+        return steps[index - 1]
+
+    return ScriptedChatModel(respond=respond)
+
+
+def asked_step(messages: Sequence[BaseMessage]) -> int:
+    """The step number a prompt asks for: the last `Step N:` it mentions, +1 when the
+    prompt only lists completed steps."""
+    last = messages[-1]
+    if last.type == "ai":  # prefill: the model continues "... Step N:"
+        return int(re.findall(r"Step (\d+):", last.text)[-1])
+    found = re.findall(r"Write only Step (\d+)|write Step (\d+) again|Write Step (\d+)", last.text)
+    return int(next(x for x in found[-1] if x))
+
+
+def scripted_cloud(
+    respond: Callable[[int, str], AIMessage | str] | None = None,
+) -> ScriptedChatModel:
+    """A cloud model that rewrites the step it is asked for: by default
+    `Step N: fixed N`, or `respond(step_number, draft_text)`."""
+
+    def reply_to(messages: list[BaseMessage], _: int) -> AIMessage | str:
+        prompt = messages[-1].text
+        index = asked_step(messages)
+        draft = re.search(r"\(it may be wrong\):\n(.*)\n\nWrite Step", prompt, re.S)
+        assert draft is not None, f"unexpected cloud prompt: {prompt!r}"
+        if respond is not None:
+            return respond(index, draft.group(1))
+        return reply(f"Step {index}: fixed {index}", min_logprob=None)
+
+    return ScriptedChatModel(respond=reply_to)

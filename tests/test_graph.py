@@ -1,0 +1,427 @@
+"""The step graph's logic, pinned with scripted fake chat models (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, MessagesState, StateGraph
+
+from adaswitch_graph import (
+    AlwaysCloud,
+    AlwaysLocal,
+    Budget,
+    SelfVerifyPolicy,
+    create_adaswitch_agent,
+    create_adaswitch_graph,
+)
+from adaswitch_graph.errors import InvalidQuestionError
+from tests.conftest import TEST_VERIFIER, ask
+from tests.fakes import (
+    UNSURE,
+    ScriptedChatModel,
+    asked_step,
+    reply,
+    scripted_cloud,
+    scripted_local,
+)
+
+GOOD_RUN = [
+    reply("Step 1: In May she sold 48 / 2 = 24 clips."),
+    reply("Step 2: Altogether 48 + 24 = 72 clips.\nAnswer: 72"),
+]
+SHAKY_RUN = [
+    reply("Step 1: In May she sold 48 / 2 = 24 clips."),
+    reply("Step 2: Altogether 48 + 24 = 62 clips.", min_logprob=UNSURE),
+    reply("Step 3: So she sold 96 clips.", min_logprob=UNSURE),
+    reply("Step 4: Check done.\nAnswer: 72"),
+]
+
+
+def test_confident_run_never_calls_the_cloud(build: Any) -> None:
+    cloud = scripted_cloud()
+    result = build(scripted_local(GOOD_RUN), cloud).invoke(ask())
+    assert cloud.calls == []
+    assert result["final_answer"] == "72"
+    assert result["messages"][-1].type == "ai"
+    assert result["messages"][-1].content == "72"
+    assert [s["author"] for s in result["steps"]] == ["local", "local"]
+    assert [s["text"] for s in result["steps"]] == [
+        "In May she sold 48 / 2 = 24 clips.",
+        "Altogether 48 + 24 = 72 clips.\nAnswer: 72",
+    ]
+    assert all(s["error_probability"] is not None for s in result["steps"])
+
+
+def test_flagged_steps_get_exactly_one_cloud_call_each(build: Any) -> None:
+    flagged_drafts = {2: "Altogether 48 + 24 = 62 clips.", 3: "So she sold 96 clips."}
+
+    def correct(index: int, draft: str) -> Any:
+        # The cloud must only ever see the drafts the local model was unsure of.
+        if flagged_drafts.get(index) != draft:
+            raise AssertionError(f"cloud called for an unflagged step {index}: {draft!r}")
+        return reply(f"Step {index}: fixed {index}", min_logprob=None)
+
+    cloud = scripted_cloud(correct)
+    result = build(scripted_local(SHAKY_RUN), cloud).invoke(ask())
+    assert len(cloud.calls) == 2
+    steps = result["steps"]
+    assert [s["author"] for s in steps] == ["local", "cloud", "cloud", "local"]
+    assert [s["flagged"] for s in steps] == [False, True, True, False]
+    assert all("cloud_error" not in s for s in steps)
+    assert steps[1]["text"] == "fixed 2"
+    assert steps[1]["draft"] == flagged_drafts[2]
+    assert steps[1]["error_probability"] > 0.5 > steps[0]["error_probability"]
+    assert result["usage"]["cloud"]["calls"] == 2
+
+
+def test_cloud_sees_question_trajectory_and_draft(build: Any) -> None:
+    cloud = scripted_cloud()
+    build(scripted_local(SHAKY_RUN), cloud).invoke(ask())
+    first = cloud.calls[0]["messages"][-1].text
+    assert "Natalia sold 48 clips" in first
+    assert "Step 1: In May she sold 48 / 2 = 24 clips." in first
+    assert "Altogether 48 + 24 = 62 clips." in first
+    second = cloud.calls[1]["messages"][-1].text
+    assert "Step 2: fixed 2" in second  # the corrected step is what the cloud builds on
+
+
+def test_budget_caps_cloud_calls(build: Any) -> None:
+    cloud = scripted_cloud()
+    result = build(scripted_local(SHAKY_RUN), cloud, budget=Budget(max_cloud_calls=1)).invoke(ask())
+    assert len(cloud.calls) == 1
+    unassisted = result["steps"][2]
+    assert unassisted["flagged"] and not unassisted["assisted"]
+    assert unassisted["author"] == "local"
+    assert "budget spent" in unassisted["cloud_error"]
+    assert result["final_answer"] == "72"
+
+
+def test_budget_caps_cloud_output_tokens(build: Any) -> None:
+    cloud = scripted_cloud(
+        lambda i, d: reply(f"Step {i}: fixed", min_logprob=None, output_tokens=30)
+    )
+    graph = build(scripted_local(SHAKY_RUN), cloud, budget=Budget(max_cloud_tokens=40))
+    result = graph.invoke(ask())
+    # The second call may only write what is left of the 40 tokens.
+    assert [c["max_tokens"] for c in cloud.calls] == [40, 10]
+    assert result["usage"]["cloud"]["output_tokens"] == 40
+    zero = build(scripted_local(SHAKY_RUN), scripted_cloud(), budget=Budget(max_cloud_calls=0))
+    assert zero.invoke(ask())["usage"].get("cloud", {}).get("calls", 0) == 0
+
+
+def test_usage_adds_up(build: Any) -> None:
+    cloud = scripted_cloud()
+    result = build(scripted_local(SHAKY_RUN), cloud).invoke(ask())
+    local, remote = result["usage"]["local"], result["usage"]["cloud"]
+    assert local["calls"] == 4
+    assert local["input_tokens"] == 40
+    assert local["output_tokens"] == sum(len(m.text.split()) for m in SHAKY_RUN)
+    assert remote["calls"] == 2
+    sent = sum(len(m.text) for call in cloud.calls for m in call["messages"])
+    assert remote["input_chars"] == sent
+    assert remote["output_chars"] == len("Step 2: fixed 2") + len("Step 3: fixed 3")
+
+
+async def test_async_and_sync_agree(build: Any) -> None:
+    sync = build(scripted_local(SHAKY_RUN), scripted_cloud()).invoke(ask())
+    graph = build(scripted_local(SHAKY_RUN), scripted_cloud())
+    async_ = await graph.ainvoke(ask())
+    for key in ("final_answer", "steps", "usage"):
+        assert sync[key] == async_[key]
+    events = [e async for _, e in graph.astream(ask(), stream_mode=["custom"])]
+    assert [e["event"] for e in events][:3] == ["drafted", "verified", "merged"]
+
+
+def test_stream_emits_each_stage(build: Any) -> None:
+    graph = build(scripted_local(SHAKY_RUN), scripted_cloud())
+    chunks = list(graph.stream(ask(), stream_mode=["updates", "custom"]))
+    events = [c["event"] for mode, c in chunks if mode == "custom"]
+    assert events == [
+        "drafted", "verified", "merged",
+        "drafted", "verified", "flagged", "assisted", "merged",
+        "drafted", "verified", "flagged", "assisted", "merged",
+        "drafted", "verified", "merged",
+        "final",
+    ]  # fmt: skip
+    updates = [next(iter(c)) for mode, c in chunks if mode == "updates"]
+    assert updates[0] == "prepare" and updates[-1] == "finalize"
+    assert updates.count("cloud_assist") == 2
+
+
+def test_cloud_failure_degrades_to_the_local_step(build: Any) -> None:
+    def down(index: int, draft: str) -> Any:
+        raise ConnectionError("cloud unreachable")
+
+    result = build(scripted_local(SHAKY_RUN), scripted_cloud(down)).invoke(ask())
+    failed = result["steps"][1]
+    assert failed["author"] == "local" and failed["flagged"] and not failed["assisted"]
+    assert failed["text"] == "Altogether 48 + 24 = 62 clips."
+    assert failed["cloud_error"] == "ConnectionError: cloud unreachable"
+    assert result["final_answer"] == "72"
+    # A failed call is still accounted for: what was sent crossed the wire.
+    assert result["usage"]["cloud"]["calls"] == 2
+    assert result["usage"]["cloud"]["input_chars"] > 0
+
+
+def test_checkpointed_run_resumes_after_a_crash(build: Any) -> None:
+    crashed = {"done": False}
+    steps = list(SHAKY_RUN)
+
+    def respond(messages: Any, n: int) -> Any:
+        index = asked_step(messages)
+        if index == 3 and not crashed["done"]:
+            crashed["done"] = True
+            raise RuntimeError("local server crashed")
+        return steps[index - 1]
+
+    local = ScriptedChatModel(respond=respond)
+    cloud = scripted_cloud()
+    graph = build(local, cloud, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t1"}}
+    with pytest.raises(RuntimeError, match="local server crashed"):
+        graph.invoke(ask(), config)
+    saved = graph.get_state(config).values
+    assert len(saved["steps"]) == 2 and len(cloud.calls) == 1
+    result = graph.invoke(None, config)
+    assert result["final_answer"] == "72"
+    assert len(result["steps"]) == 4
+    assert len(cloud.calls) == 2  # step 2 was not sent again
+    assert result["usage"]["local"]["calls"] == 4  # the crashed call made no usage
+
+
+def test_interrupt_before_cloud_and_resume(build: Any) -> None:
+    local, cloud = scripted_local(SHAKY_RUN), scripted_cloud()
+    graph = create_adaswitch_graph(local, cloud, verifier=TEST_VERIFIER).compile(
+        checkpointer=InMemorySaver(), interrupt_before=["cloud_assist"]
+    )
+    config = {"configurable": {"thread_id": "t2"}}
+    graph.invoke(ask(), config)
+    assert graph.get_state(config).next == ("cloud_assist",)
+    assert cloud.calls == []
+    graph.invoke(None, config)
+    graph.invoke(None, config)
+    result = graph.invoke(None, config)
+    assert result["final_answer"] == "72" and len(cloud.calls) == 2
+
+
+def test_new_question_on_a_thread_starts_a_fresh_trajectory(build: Any) -> None:
+    graph = build(scripted_local(GOOD_RUN), scripted_cloud(), checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t3"}}
+    graph.invoke(ask(), config)
+    result = graph.invoke(ask("And in June?"), config)
+    assert len(result["steps"]) == 2
+    assert result["usage"]["local"]["calls"] == 2
+    assert result["question"] == "And in June?"
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        ({"messages": []}, "no user message"),
+        ({"messages": [("user", "   ")]}, "empty"),
+        (
+            {
+                "messages": [
+                    HumanMessage(content=[{"type": "image_url", "image_url": {"url": "data:,"}}])
+                ]
+            },
+            "must be text",
+        ),
+    ],
+)
+def test_bad_question_is_rejected_before_any_model_call(
+    build: Any, payload: dict[str, Any], match: str
+) -> None:
+    local, cloud = scripted_local(GOOD_RUN), scripted_cloud()
+    with pytest.raises(InvalidQuestionError, match=match):
+        build(local, cloud).invoke(payload)
+    assert local.calls == [] and cloud.calls == []
+
+
+def test_prefill_continues_the_models_own_solution(build: Any) -> None:
+    seen: list[str] = []
+
+    def echo(messages: Any, n: int) -> Any:
+        prefix = messages[-1].text
+        seen.append(prefix)
+        # llama.cpp returns the prefix followed by the continuation
+        return reply(prefix + [" 48 / 2 = 24.\n", " 48 + 24 = 72.\nAnswer: 72"][n - 1])
+
+    local = ScriptedChatModel(respond=echo)
+    result = build(local, scripted_cloud(), prefill=True).invoke(ask())
+    assert seen == ["Step 1:", "Step 1: 48 / 2 = 24.\nStep 2:"]
+    assert all(c["messages"][-1].type == "ai" for c in local.calls)
+    assert all(c["stop"] == ["\nStep "] for c in local.calls)
+    assert [s["text"] for s in result["steps"]] == ["48 / 2 = 24.", "48 + 24 = 72.\nAnswer: 72"]
+    assert result["usage"]["local"]["output_chars"] == len(" 48 / 2 = 24.\n") + len(
+        " 48 + 24 = 72.\nAnswer: 72"
+    )
+
+
+def test_reprompt_mode_asks_for_only_the_next_step(build: Any) -> None:
+    local = scripted_local(GOOD_RUN)
+    build(local, scripted_cloud()).invoke(ask())
+    assert "Write only Step 2" in local.calls[1]["messages"][-1].text
+    assert "Step 1: In May she sold" in local.calls[1]["messages"][-1].text
+
+
+def test_retry_lets_the_local_model_rewrite_once(build: Any) -> None:
+    attempts: list[int] = []
+
+    def respond(messages: Any, n: int) -> Any:
+        prompt = messages[-1].text
+        if "judged likely wrong" in prompt:
+            attempts.append(n)
+            return reply("Step 2: 48 + 24 = 72.\nAnswer: 72")
+        return SHAKY_RUN[0] if "Write only Step 1" in prompt else SHAKY_RUN[1]
+
+    cloud = scripted_cloud()
+    policy = SelfVerifyPolicy(threshold=0.5, retry=True)
+    result = build(ScriptedChatModel(respond=respond), cloud, policy=policy).invoke(ask())
+    assert cloud.calls == [] and len(attempts) == 1
+    step = result["steps"][1]
+    assert step["retried"] and step["author"] == "local" and step["decision"] == "accept"
+    assert step["draft"] == "Altogether 48 + 24 = 62 clips."
+    assert result["final_answer"] == "72"
+
+
+def test_a_retry_still_doubted_goes_to_the_cloud(build: Any) -> None:
+    cloud = scripted_cloud()
+    policy = SelfVerifyPolicy(threshold=0.5, retry=True)
+    local = scripted_local([SHAKY_RUN[0], SHAKY_RUN[1], reply("Step 3: done\nAnswer: 72")])
+    result = build(local, cloud, policy=policy).invoke(ask())
+    assert len(cloud.calls) == 1
+    assert result["steps"][1]["retried"] and result["steps"][1]["author"] == "cloud"
+
+
+def test_without_logprobs_the_models_verdict_decides(build: Any) -> None:
+    plain = [
+        reply("Step 1: 48 / 2 = 24.", min_logprob=None),
+        reply("Step 2: 48 + 24 = 62.", min_logprob=None),
+        reply("Step 3: Answer: 72", min_logprob=None),
+    ]
+    local = scripted_local(plain, judge=lambda p: "No." if "= 62" in p else "Yes, correct.")
+    cloud = scripted_cloud()
+    result = build(local, cloud).invoke(ask())
+    assert len(cloud.calls) == 1
+    probabilities = [s["error_probability"] for s in result["steps"]]
+    assert probabilities == [0.05, 0.95, 0.05]
+    assert result["steps"][1]["signals"] == {"p_correct_judge": 0.0}
+
+
+def test_judge_reads_p_yes_from_token_logprobs(build: Any) -> None:
+    import math
+
+    def judge(prompt: str) -> Any:
+        verdict = reply("yes", min_logprob=math.log(0.3))
+        tops = [
+            {"token": "yes", "logprob": math.log(0.3)},
+            {"token": "No", "logprob": math.log(0.6)},
+        ]
+        verdict.response_metadata["logprobs"]["content"][0]["top_logprobs"] = tops
+        return verdict
+
+    local = scripted_local(GOOD_RUN, judge=judge)
+    result = build(local, scripted_cloud(), judge=True).invoke(ask())
+    assert result["steps"][0]["signals"]["p_correct_judge"] == pytest.approx(1 / 3)
+    assert "min_logprob" in result["steps"][0]["signals"]
+    assert result["usage"]["local"]["calls"] == 4  # two steps, two verdicts
+
+
+def test_max_steps_forces_an_answer(build: Any) -> None:
+    endless = [reply(f"Step {i}: thinking.") for i in range(1, 10)]
+    local = scripted_local(endless)
+    result = build(local, scripted_cloud(), max_steps=3).invoke(ask())
+    assert len(result["steps"]) == 3
+    assert result["final_answer"] == "0"
+    assert "Give only the final answer" in local.calls[-1]["messages"][-1].text
+
+
+def test_empty_step_ends_the_run(build: Any) -> None:
+    local = scripted_local([reply("Step 1: 48 / 2 = 24.")])
+    result = build(local, scripted_cloud()).invoke(ask())
+    assert len(result["steps"]) == 1 and result["final_answer"] == "0"
+
+
+def test_always_cloud_and_always_local(build: Any) -> None:
+    cloud = scripted_cloud()
+    result = build(scripted_local(GOOD_RUN), cloud, policy=AlwaysCloud()).invoke(ask())
+    assert len(cloud.calls) == 2
+    assert [s["author"] for s in result["steps"]] == ["cloud", "cloud"]
+    cloud = scripted_cloud()
+    build(scripted_local(SHAKY_RUN), cloud, policy=AlwaysLocal()).invoke(ask())
+    assert cloud.calls == []
+
+
+def test_custom_policy_object(build: Any) -> None:
+    class SecondStepOnly:
+        def decide(self, view: Any) -> str:
+            return "cloud" if view.step["index"] == 2 else "accept"
+
+    cloud = scripted_cloud()
+    build(scripted_local(SHAKY_RUN), cloud, policy=SecondStepOnly()).invoke(ask())
+    assert len(cloud.calls) == 1
+
+
+def test_policy_returning_nonsense_is_a_clear_error(build: Any) -> None:
+    class Broken:
+        def decide(self, view: Any) -> str:
+            return "maybe"
+
+    with pytest.raises(ValueError, match=r"Broken\.decide returned 'maybe'"):
+        build(scripted_local(GOOD_RUN), scripted_cloud(), policy=Broken()).invoke(ask())
+
+
+def test_factory_rejects_bad_arguments() -> None:
+    local, cloud = scripted_local(GOOD_RUN), scripted_cloud()
+    with pytest.raises(TypeError, match="decide"):
+        create_adaswitch_graph(local, cloud, policy=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_steps"):
+        create_adaswitch_graph(local, cloud, max_steps=0)
+    with pytest.raises(ValueError, match="unknown prompt"):
+        create_adaswitch_graph(local, cloud, prompts={"nope": None})
+    with pytest.raises(TypeError, match="extends AdaSwitchState"):
+        create_adaswitch_graph(local, cloud, state_schema=MessagesState)
+
+
+def test_prompt_override_is_used(build: Any) -> None:
+    from langchain_core.prompts import ChatPromptTemplate
+
+    cloud = scripted_cloud()
+    custom = ChatPromptTemplate.from_messages(
+        [("human", "PLEASE FIX (it may be wrong):\n{draft}\n\nWrite Step {index}.")]
+    )
+    build(scripted_local(SHAKY_RUN), cloud, prompts={"cloud": custom}).invoke(ask())
+    assert cloud.calls[0]["messages"][0].text.startswith("PLEASE FIX")
+
+
+def test_agent_is_compiled_and_named() -> None:
+    agent = create_adaswitch_agent(
+        scripted_local(GOOD_RUN), scripted_cloud(), verifier=TEST_VERIFIER, name="math"
+    )
+    assert agent.name == "math"
+    assert agent.invoke(ask())["final_answer"] == "72"
+
+
+def test_custom_state_schema_and_subgraph_use() -> None:
+    from adaswitch_graph import AdaSwitchState
+
+    class MyState(AdaSwitchState):
+        topic: str
+
+    inner = create_adaswitch_graph(
+        scripted_local(GOOD_RUN), scripted_cloud(), verifier=TEST_VERIFIER, state_schema=MyState
+    ).compile()
+    outer = StateGraph(MessagesState)
+    outer.add_node("solver", inner)
+    outer.add_edge(START, "solver")
+    result = outer.compile().invoke(ask())
+    assert result["messages"][-1].content == "72"
+
+
+def test_graph_shape(snapshot: Any) -> None:
+    graph = create_adaswitch_graph(scripted_local([]), scripted_cloud()).compile()
+    assert graph.get_graph().draw_mermaid() == snapshot

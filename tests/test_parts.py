@@ -1,0 +1,208 @@
+"""Policies, budget, verifier, signals and the step text format."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from adaswitch_graph import (
+    AlwaysCloud,
+    AlwaysLocal,
+    Budget,
+    RandomPolicy,
+    SelfVerifyPolicy,
+    Step,
+    StepView,
+    Verifier,
+)
+from adaswitch_graph.policies import parse_policy
+from adaswitch_graph.signals import confidence_signals, judge_p_correct, token_logprobs
+from adaswitch_graph.state import merge_usage
+from adaswitch_graph.steps import clean_step, extract_answer
+
+
+def view(p_error: float | None, index: int = 1, retried: bool = False) -> StepView:
+    step = Step(
+        index=index, text="x", author="local", draft="x", signals={},
+        error_probability=p_error, decision=None, flagged=False, assisted=False,
+        retried=retried, final=False,
+    )  # fmt: skip
+    return StepView(question="q", step=step, steps=[], cloud_calls=0)
+
+
+def test_self_verify_policy_threshold_and_retry() -> None:
+    policy = SelfVerifyPolicy(threshold=0.3)
+    assert policy.decide(view(0.29)) == "accept"
+    assert policy.decide(view(0.3)) == "cloud"
+    assert policy.decide(view(None)) == "accept"
+    retrying = SelfVerifyPolicy(threshold=0.3, retry=True)
+    assert retrying.decide(view(0.9)) == "retry"
+    assert retrying.decide(view(0.9, retried=True)) == "cloud"
+    with pytest.raises(ValueError, match="threshold"):
+        SelfVerifyPolicy(threshold=1.5)
+
+
+def test_baselines() -> None:
+    assert AlwaysLocal().decide(view(0.99)) == "accept"
+    assert AlwaysCloud().decide(view(0.0)) == "cloud"
+
+
+def test_random_policy_is_reproducible_and_near_its_rate() -> None:
+    policy = RandomPolicy(rate=0.3, seed=7)
+    decisions = [policy.decide(view(None, index=i)) for i in range(1, 2001)]
+    assert decisions == [policy.decide(view(None, index=i)) for i in range(1, 2001)]
+    assert 0.26 < decisions.count("cloud") / len(decisions) < 0.34
+    assert RandomPolicy(rate=0.0).decide(view(None)) == "accept"
+    assert RandomPolicy(rate=1.0).decide(view(None)) == "cloud"
+    with pytest.raises(ValueError, match="rate"):
+        RandomPolicy(rate=-0.1)
+
+
+def test_parse_policy() -> None:
+    assert parse_policy("selfverify:0.3") == SelfVerifyPolicy(0.3)
+    assert parse_policy("selfverify-retry:0.4") == SelfVerifyPolicy(0.4, retry=True)
+    assert parse_policy("random:0.2") == RandomPolicy(0.2)
+    assert parse_policy("local") == AlwaysLocal()
+    assert parse_policy("cloud") == AlwaysCloud()
+    with pytest.raises(ValueError, match="unknown policy spec"):
+        parse_policy("oracle")
+    with pytest.raises(ValueError, match="bad policy spec"):
+        parse_policy("selfverify:high")
+
+
+def test_budget() -> None:
+    usage = {"cloud": {"calls": 2, "output_tokens": 50}}
+    assert Budget().exhausted(usage) is None  # type: ignore[arg-type]
+    assert Budget(max_cloud_calls=3).exhausted(usage) is None  # type: ignore[arg-type]
+    assert "2 of 2 cloud calls" in Budget(max_cloud_calls=2).exhausted(usage)  # type: ignore[arg-type,operator]
+    assert Budget(max_cloud_tokens=60).remaining_tokens(usage) == 10  # type: ignore[arg-type]
+    assert "50 cloud output tokens" in Budget(max_cloud_tokens=50).exhausted(usage)  # type: ignore[arg-type,operator]
+    with pytest.raises(ValueError, match="max_cloud_calls"):
+        Budget(max_cloud_calls=-1)
+
+
+def counts(calls: int, tin: int, tout: int, cin: int, cout: int) -> dict[str, int]:
+    return {
+        "calls": calls,
+        "input_tokens": tin,
+        "output_tokens": tout,
+        "input_chars": cin,
+        "output_chars": cout,
+    }
+
+
+def test_merge_usage() -> None:
+    a = {
+        "local": {
+            "calls": 1,
+            "input_tokens": 5,
+            "output_tokens": 2,
+            "input_chars": 9,
+            "output_chars": 3,
+        }
+    }
+    b = {"local": counts(1, 1, 1, 1, 1), "cloud": counts(1, 7, 4, 20, 8)}
+    merged = merge_usage(a, b)  # type: ignore[arg-type]
+    assert merged["local"] == counts(2, 6, 3, 10, 4)
+    assert merged["cloud"]["input_chars"] == 20
+    assert a["local"]["calls"] == 1  # the reducer does not mutate its inputs
+
+
+def test_verifier_default_is_monotone_in_confidence() -> None:
+    verifier = Verifier.default()
+    sure = verifier.error_probability({"min_logprob": -0.1, "mean_logprob": -0.05})
+    unsure = verifier.error_probability({"min_logprob": -5.0, "mean_logprob": -0.8})
+    assert sure is not None and unsure is not None and 0 < sure < unsure < 1
+    assert verifier.error_probability({}) is None
+
+
+def test_verifier_fit_separates_and_round_trips(tmp_path: object) -> None:
+    rng = random.Random(0)
+    rows, labels = [], []
+    for _ in range(400):
+        wrong = rng.random() < 0.4
+        low = rng.gauss(-4 if wrong else -1, 1)
+        rows.append({"min_logprob": low, "mean_logprob": low / 5})
+        labels.append(wrong)
+    fitted = Verifier.fit(rows, labels, meta={"source": "synthetic"})
+    p_wrong = [fitted.error_probability(r) for r, w in zip(rows, labels, strict=True) if w]
+    p_right = [fitted.error_probability(r) for r, w in zip(rows, labels, strict=True) if not w]
+    assert sum(p_wrong) / len(p_wrong) > 0.6 > 0.3 > sum(p_right) / len(p_right)  # type: ignore[arg-type]
+    path = tmp_path / "v.json"  # type: ignore[operator]
+    fitted.save(path)
+    assert Verifier.load(path) == fitted
+    with pytest.raises(ValueError, match="as many labels"):
+        Verifier.fit(rows, labels[:-1])
+
+
+def test_token_logprobs_in_both_wire_formats() -> None:
+    openai = AIMessage(
+        content="a", response_metadata={"logprobs": {"content": [{"token": "a", "logprob": -1.0}]}}
+    )
+    ollama = AIMessage(
+        content="a", response_metadata={"logprobs": [{"token": "a", "logprob": -2.0}]}
+    )
+    assert token_logprobs(openai) == [{"token": "a", "logprob": -1.0}]
+    assert token_logprobs(ollama) == [{"token": "a", "logprob": -2.0}]
+    assert token_logprobs(AIMessage(content="a")) is None
+
+
+def test_confidence_signals_skip_whitespace_tokens() -> None:
+    signals = confidence_signals(
+        [
+            {"token": "4", "logprob": -0.5},
+            {"token": "\n", "logprob": -6.0},
+            {"token": "2", "logprob": -1.5},
+        ]
+    )
+    assert signals == {"min_logprob": -1.5, "mean_logprob": -1.0, "n_tokens": 2.0}
+
+
+def test_judge_verdicts() -> None:
+    tops = [
+        {"token": "Yes", "logprob": math.log(0.2)},
+        {"token": " no", "logprob": math.log(0.6)},
+        {"token": "maybe", "logprob": math.log(0.1)},
+    ]
+    lp = {"content": [{"token": "Yes", "logprob": math.log(0.2), "top_logprobs": tops}]}
+    assert judge_p_correct(
+        AIMessage(content="Yes", response_metadata={"logprobs": lp})
+    ) == pytest.approx(0.25)
+    assert judge_p_correct(AIMessage(content="No, step 2 is wrong")) == 0.0
+    assert judge_p_correct(AIMessage(content="**Correct**")) == 1.0
+    assert judge_p_correct(AIMessage(content="Hmm")) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "prefix", "expected"),
+    [
+        ("Step 1: 2 + 2 = 4.\n", "Step 1:", "2 + 2 = 4."),
+        (" 2 + 2 = 4.", "Step 1:", "2 + 2 = 4."),
+        ("**Step 3:** 5 * 3 = 15\nStep 4: more", "", "5 * 3 = 15"),
+        ("Corrected Step 2: 10 - 4 = 6", "", "10 - 4 = 6"),
+        ("### Step 2. x = 1\n### Step 3. y", "", "x = 1"),
+        ("prior\nStep 2: a", "prior\nStep 2:", "a"),
+    ],
+)
+def test_clean_step(raw: str, prefix: str, expected: str) -> None:
+    assert clean_step(raw, prefix) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("48 + 24 = 72\nAnswer: 72", "72"),
+        ("**Final Answer:** $1,080", "$1,080"),
+        ("so #### 18", "18"),
+        ("thus \\boxed{3.5}", "3.5"),
+        ("The answer is: yes.", "yes."),
+        ("Answer: 4\nAnswer: 5", "5"),
+        ("48 + 24 = 72", None),
+        ("Answer:\n", None),
+    ],
+)
+def test_extract_answer(text: str, answer: str | None) -> None:
+    assert extract_answer(text) == answer
