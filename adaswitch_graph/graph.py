@@ -31,6 +31,20 @@ from adaswitch_graph.state import AdaSwitchState
 from adaswitch_graph.verifier import Verifier
 
 DEFAULT_MAX_STEPS = 12
+SUPERSTEPS_PER_STEP = 6
+"""local_reason, self_verify, a retry of both, cloud_assist, merge."""
+
+
+class AdaSwitchGraph(StateGraph):  # type: ignore[type-arg]
+    """A `StateGraph` whose compiled graph allows the supersteps `max_steps` needs
+    (LangGraph's default recursion limit of 25 covers only a few steps). A
+    `recursion_limit` given at invoke time still wins."""
+
+    recursion_limit: int = 25
+
+    def compile(self, *args: Any, **kwargs: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
+        compiled = super().compile(*args, **kwargs)
+        return compiled.with_config(recursion_limit=self.recursion_limit)
 
 
 def create_adaswitch_graph(
@@ -45,7 +59,7 @@ def create_adaswitch_graph(
     judge: bool = False,
     prefill: bool | None = None,
     state_schema: type[Any] | None = None,
-) -> StateGraph[Any, Any, Any, Any]:
+) -> AdaSwitchGraph:
     """Build the AdaSwitch graph (uncompiled).
 
     The local model writes one step at a time; `self_verify` turns the step's signals
@@ -114,7 +128,8 @@ def create_adaswitch_graph(
             return FINALIZE
         return LOCAL_REASON
 
-    builder = StateGraph(schema)
+    builder = AdaSwitchGraph(schema)
+    builder.recursion_limit = SUPERSTEPS_PER_STEP * max_steps + 5
     builder.add_node(PREPARE, prepare)
     builder.add_node(LOCAL_REASON, build_local_reason(ctx))
     builder.add_node(SELF_VERIFY, build_self_verify(ctx))

@@ -2,33 +2,136 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelLike
 from langchain_core.runnables import RunnableBinding
 
-from adaswitch_graph.errors import ModelSpecError
+from adaswitch_graph.errors import ModelSpecError, ModelUnavailableError
 
 ModelSpec = str | LanguageModelLike
 
+DEFAULT_MAX_TOKENS = 256
+"""Output cap per call of the models we configure: one step is far shorter, and a
+small model that loops is cut off."""
+TOP_LOGPROBS = 5
+OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"
+_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "google_genai": "GOOGLE_API_KEY",
+    "mistralai": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "together": "TOGETHER_API_KEY",
+    "fireworks": "FIREWORKS_API_KEY",
+    "xai": "XAI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
 
-def resolve_model(spec: ModelSpec) -> LanguageModelLike:
-    """A chat model from a spec: a model object is returned as it is, a string
-    `provider:model` goes through `init_chat_model`."""
+
+def resolve_model(
+    spec: ModelSpec, *, base_url: str | None = None, check: bool = True
+) -> LanguageModelLike:
+    """A chat model from a spec; a model object is returned as it is.
+
+    - `embedded:<name>`: a bundled model on the in-process llama.cpp server.
+    - `ollama:<name>`: `ChatOllama` with logprobs, at `base_url`, else `$OLLAMA_HOST`,
+      else the local default; with `check`, the server is asked whether it runs and has
+      the model, so a mistake is reported now rather than at the first step.
+    - any other `provider:model` goes through `init_chat_model`; `base_url` points an
+      OpenAI-compatible provider at another server (vLLM, llama.cpp, LM Studio...).
+      Streaming usage is on, so no token goes uncounted.
+    """
     if not isinstance(spec, str):
         return spec
-    provider, sep, name = spec.partition(":")
+    provider, sep, name = spec.strip().partition(":")
     if not sep or not provider or not name:
         raise ModelSpecError(
-            f"model spec {spec!r} is not 'provider:model'; "
-            "e.g. 'ollama:qwen2.5:0.5b' or 'openai:gpt-4o-mini'"
+            f"model spec {spec!r} is not 'provider:model'; e.g. "
+            "'embedded:qwen2.5-coder-0.5b', 'ollama:qwen2.5:0.5b' or 'openai:gpt-4o-mini'"
         )
+    if provider == "embedded":
+        from adaswitch_graph.embedded import embedded_chat_model
+
+        return embedded_chat_model(name)
+    if provider == "ollama":
+        return _ollama(name, base_url, check)
+    return _init_chat_model(provider, name, base_url)
+
+
+def _init_chat_model(provider: str, name: str, base_url: str | None) -> LanguageModelLike:
     from langchain.chat_models import init_chat_model
 
+    kwargs: dict[str, Any] = {}
+    if provider in ("openai", "azure_openai"):
+        kwargs["stream_usage"] = True
+    if base_url:
+        kwargs["base_url"] = base_url
     try:
-        return init_chat_model(name, model_provider=provider)
-    except ValueError as exc:
-        raise ModelSpecError(f"cannot resolve model spec {spec!r}: {exc}") from None
+        model: LanguageModelLike = init_chat_model(name, model_provider=provider, **kwargs)
+        return model
+    except ImportError as exc:
+        raise ModelUnavailableError(f"provider {provider!r} is not installed: {exc}") from None
+    except Exception as exc:
+        text = str(exc)
+        if text.startswith("Unsupported provider"):
+            raise ModelSpecError(
+                f"unknown provider {provider!r}; use embedded, ollama, openai, or another "
+                "provider init_chat_model knows (anthropic, google_genai, mistralai, ...)"
+            ) from None
+        if "api_key" in text or "API key" in text or "credentials" in text.lower():
+            env = _KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
+            raise ModelUnavailableError(
+                f"API key missing for {provider}:{name}: set {env}, or use a local model "
+                "such as embedded:qwen2.5-coder-1.5b"
+            ) from None
+        raise
+
+
+def ollama_host(base_url: str | None = None) -> str:
+    """The Ollama URL: `base_url`, else `$OLLAMA_HOST` (which may omit the scheme or
+    port), else the local default."""
+    raw = (base_url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST).strip().rstrip("/")
+    if "://" not in raw:
+        raw = f"http://{raw}"
+    scheme, _, rest = raw.partition("://")
+    if ":" not in rest.split("/")[0]:
+        host, _, path = rest.partition("/")
+        rest = f"{host}:11434" + (f"/{path}" if path else "")
+    return f"{scheme}://{rest}".replace("://0.0.0.0", "://127.0.0.1")
+
+
+def _ollama(name: str, base_url: str | None, check: bool) -> LanguageModelLike:
+    from langchain_ollama import ChatOllama
+
+    host = ollama_host(base_url)
+    if check:
+        import httpx
+
+        try:
+            tags = httpx.get(f"{host}/api/tags", timeout=5.0).raise_for_status().json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ModelUnavailableError(
+                f"Ollama is not reachable at {host} ({type(exc).__name__}): start it with "
+                "`ollama serve`, or point OLLAMA_HOST / --local-base-url at where it runs"
+            ) from None
+        names = {m.get("name") for m in tags.get("models", [])} | {
+            m.get("model") for m in tags.get("models", [])
+        }
+        if name not in names and f"{name}:latest" not in names:
+            raise ModelUnavailableError(
+                f"Ollama model {name!r} is not pulled at {host}: run `ollama pull {name}`"
+            )
+    return ChatOllama(
+        model=name,
+        base_url=host,
+        temperature=0.0,
+        num_predict=DEFAULT_MAX_TOKENS,
+        logprobs=True,
+        top_logprobs=TOP_LOGPROBS,
+    )
 
 
 def _unwrap(model: Any) -> Any:

@@ -2,7 +2,8 @@
 
 Two wire formats carry per-token log-probabilities into LangChain messages:
 OpenAI-compatible servers put `{"content": [{token, logprob, top_logprobs}, ...]}` in
-`response_metadata["logprobs"]`; `ChatOllama` puts the list itself there.
+`response_metadata["logprobs"]`; `ChatOllama` puts the list itself there, as the
+`ollama` client's pydantic `Logprob` objects.
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ def token_logprobs(message: BaseMessage) -> TokenLogprobs | None:
         raw = raw.get("content")
     if not isinstance(raw, Sequence) or not raw:
         return None
-    entries = [e for e in raw if isinstance(e, Mapping) and "logprob" in e]
-    return entries or None
+    entries = [_as_dict(e) for e in raw]
+    return [e for e in entries if "logprob" in e] or None
+
+
+def _as_dict(entry: Any) -> Mapping[str, Any]:
+    if isinstance(entry, Mapping):
+        return entry
+    dump = getattr(entry, "model_dump", None)
+    return dump() if callable(dump) else {}
 
 
 def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:

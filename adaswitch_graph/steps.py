@@ -58,5 +58,6 @@ def extract_answer(text: str) -> str | None:
         matches = [m.group("a").strip() for m in pattern.finditer(text)]
         matches = [m.rstrip("*").strip() for m in matches if m.rstrip("*").strip()]
         if matches:
-            return matches[-1]
+            boxed = _BOXED.search(matches[-1])
+            return boxed.group("a").strip() if boxed else matches[-1]
     return None

@@ -425,3 +425,9 @@ def test_custom_state_schema_and_subgraph_use() -> None:
 def test_graph_shape(snapshot: Any) -> None:
     graph = create_adaswitch_graph(scripted_local([]), scripted_cloud()).compile()
     assert graph.get_graph().draw_mermaid() == snapshot
+
+
+def test_compiled_graph_allows_max_steps(build: Any) -> None:
+    endless = [reply(f"Step {i}: thinking.") for i in range(1, 40)]
+    result = build(scripted_local(endless), scripted_cloud(), max_steps=20).invoke(ask())
+    assert len(result["steps"]) == 20  # 60+ supersteps: past LangGraph's default of 25

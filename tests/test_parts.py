@@ -206,3 +206,14 @@ def test_clean_step(raw: str, prefix: str, expected: str) -> None:
 )
 def test_extract_answer(text: str, answer: str | None) -> None:
     assert extract_answer(text) == answer
+
+
+def test_token_logprobs_from_ollama_client_objects() -> None:
+    from ollama._types import Logprob, TokenLogprob
+
+    entry = Logprob(token="4", logprob=-0.3, top_logprobs=[TokenLogprob(token="4", logprob=-0.3)])
+    message = AIMessage(content="4", response_metadata={"logprobs": [entry]})
+    assert token_logprobs(message) == [
+        {"token": "4", "logprob": -0.3, "top_logprobs": [{"token": "4", "logprob": -0.3}]}
+    ]
+    assert judge_p_correct(AIMessage(content="yes", response_metadata={"logprobs": [entry]})) == 1.0

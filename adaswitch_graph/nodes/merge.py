@@ -18,6 +18,7 @@ def merge(state: AdaSwitchState) -> dict[str, Any]:
         text=step["text"],
         author=step["author"],
         flagged=step["flagged"],
+        error_probability=step["error_probability"],
         final=step["final"],
     )
     return {"steps": [step], "draft": None}

@@ -1,0 +1,3 @@
+from adaswitch_graph.cli import app
+
+app(prog_name="adaswitch")

@@ -1,0 +1,197 @@
+"""The `adaswitch` command: ask a question, list the bundled models, draw the graph."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from langchain_core.messages import HumanMessage
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from adaswitch_graph.budget import Budget
+from adaswitch_graph.embedded import DEFAULT_CLOUD, DEFAULT_LOCAL
+from adaswitch_graph.errors import AdaSwitchError
+from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph
+from adaswitch_graph.models import resolve_model
+from adaswitch_graph.nodes.prepare import question_from_messages
+from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
+from adaswitch_graph.state import Usage
+
+app = typer.Typer(
+    help="Local/cloud collaborative reasoning: a small local model reasons step by step "
+    "and hands only its doubtful steps to a cloud model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to solve.")],
+    local: Annotated[str, typer.Option(help="Local model spec.")] = DEFAULT_LOCAL,
+    cloud: Annotated[str, typer.Option(help="Cloud model spec.")] = DEFAULT_CLOUD,
+    local_base_url: Annotated[
+        str | None, typer.Option(help="Server of the local model (Ollama, vLLM...).")
+    ] = None,
+    cloud_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server of the cloud model.")
+    ] = None,
+    policy: Annotated[
+        str, typer.Option(help="selfverify, selfverify-retry, local, cloud or random:RATE.")
+    ] = "selfverify",
+    threshold: Annotated[
+        float | None, typer.Option(help="Error probability at which a step goes to the cloud.")
+    ] = None,
+    max_cloud_calls: Annotated[int | None, typer.Option(min=0)] = None,
+    max_cloud_tokens: Annotated[int | None, typer.Option(min=0)] = None,
+    max_steps: Annotated[int, typer.Option(min=1)] = DEFAULT_MAX_STEPS,
+    judge: Annotated[
+        bool, typer.Option(help="Also ask the local model's yes/no verdict on each step.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON result instead of the live view.")
+    ] = False,
+) -> None:
+    """Solve QUESTION, showing each step as it is produced."""
+    try:
+        question_from_messages([HumanMessage(content=question)])
+        chosen = parse_policy(policy)
+        if threshold is not None:
+            if not isinstance(chosen, SelfVerifyPolicy):
+                raise AdaSwitchError("--threshold applies to the selfverify policies only")
+            chosen = SelfVerifyPolicy(threshold, retry=chosen.retry)
+        graph = create_adaswitch_graph(
+            resolve_model(local, base_url=local_base_url),
+            resolve_model(cloud, base_url=cloud_base_url),
+            policy=chosen,
+            budget=Budget(max_cloud_calls=max_cloud_calls, max_cloud_tokens=max_cloud_tokens),
+            max_steps=max_steps,
+            judge=judge,
+        ).compile()
+        result = _run(graph, question, live=not as_json)
+    except (AdaSwitchError, ValueError) as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if as_json:
+        payload = {
+            "question": question,
+            "final_answer": result["final_answer"],
+            "steps": result["steps"],
+            "usage": result["usage"],
+            "cloud_output_share": cloud_output_share(result["usage"]),
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    console.print(Text.assemble("\n", ("Answer: ", "bold"), result["final_answer"]))
+    console.print(usage_table(result["usage"]))
+
+
+def _run(graph: Any, question: str, live: bool) -> dict[str, Any]:
+    inputs = {"messages": [("user", question)]}
+    if not live:
+        return dict(graph.invoke(inputs))
+    result: dict[str, Any] = {}
+    with console.status("local model is thinking...") as status:
+        for mode, chunk in graph.stream(inputs, stream_mode=["custom", "values"]):
+            if mode == "values":
+                result = chunk
+                continue
+            event = chunk["event"]
+            if event == "flagged" and chunk["decision"] == "cloud":
+                status.update(f"step {chunk['index']} flagged: asking the cloud model...")
+            elif event == "flagged" and chunk["decision"] == "retry":
+                status.update(f"step {chunk['index']} flagged: the local model retries...")
+            elif event == "assisted" and chunk["assisted"]:
+                console.print(Text(f"  local draft: {chunk['draft']}", style="dim strike"))
+            elif event == "merged":
+                console.print(step_line(chunk))
+                status.update("local model is thinking...")
+    return result
+
+
+def step_line(event: dict[str, Any]) -> Text:
+    """One merged step, coloured by author, with its error probability."""
+    p = event.get("error_probability")
+    if event["author"] == "cloud":
+        tag = ("cloud", "bold magenta")
+    elif event["flagged"]:
+        tag = ("local", "bold yellow")  # flagged but kept: budget spent or cloud failed
+    else:
+        tag = ("local", "bold green")
+    return Text.assemble(
+        tag,
+        f"  p={p:.2f}  " if p is not None else "  p=  -   ",
+        (f"Step {event['index']}: ", "bold"),
+        event["text"],
+    )
+
+
+def cloud_output_share(usage: Usage) -> float:
+    """The cloud's share of the output tokens (characters when tokens were not reported)."""
+    local, cloud = usage.get("local"), usage.get("cloud")
+    if not cloud:
+        return 0.0
+    key = (
+        "output_tokens"
+        if cloud["output_tokens"] or (local and local["output_tokens"])
+        else "output_chars"
+    )
+    total = cloud[key] + (local[key] if local else 0)  # type: ignore[literal-required]
+    return cloud[key] / total if total else 0.0  # type: ignore[literal-required]
+
+
+def usage_table(usage: Usage) -> Table:
+    table = Table(title="usage", title_justify="left")
+    for column in ("side", "calls", "input tokens", "output tokens", "chars sent"):
+        table.add_column(column, justify="right" if column != "side" else "left")
+    for role in ("local", "cloud"):
+        counts = usage.get(role)
+        if counts:
+            table.add_row(
+                role,
+                str(counts["calls"]),
+                str(counts["input_tokens"]),
+                str(counts["output_tokens"]),
+                str(counts["input_chars"]),
+            )
+        else:
+            table.add_row(role, "0", "0", "0", "0")
+    table.caption = f"cloud wrote {cloud_output_share(usage):.0%} of the output tokens"
+    return table
+
+
+@app.command()
+def models() -> None:
+    """List the bundled models and whether they are installed and ready."""
+    from adaswitch_graph.bundled import BUNDLED
+
+    table = Table()
+    for column in ("spec", "model", "installed", "joined + verified"):
+        table.add_column(column)
+    for name, model in BUNDLED.items():
+        installed = model.installed()
+        ready = installed and model.ready()
+        table.add_row(
+            f"embedded:{name}",
+            model.description,
+            "[green]yes[/]" if installed else "[red]no[/]",
+            "[green]yes[/]" if ready else ("no (on first use)" if installed else "-"),
+        )
+    console.print(table)
+
+
+@app.command()
+def graph() -> None:
+    """Print the graph as Mermaid."""
+    from langchain_core.language_models import GenericFakeChatModel
+
+    # The graph's shape does not depend on the models, so none is started to draw it.
+    placeholder = GenericFakeChatModel(messages=iter(()))
+    builder = create_adaswitch_graph(placeholder, placeholder)
+    typer.echo(builder.compile().get_graph().draw_mermaid())

@@ -1,0 +1,110 @@
+"""The embedded backend: bundled models served in-process by llama.cpp (`xllamacpp`).
+
+Each bundled model gets one OpenAI-compatible server on a free loopback port, started
+on first use, shared by every chat model of the process that names it, and stopped
+when the process exits. Servers have several parallel slots, so concurrent runs batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_openai import ChatOpenAI
+
+from adaswitch_graph.bundled import INSTALL_HINT, model_path
+from adaswitch_graph.errors import ModelUnavailableError
+from adaswitch_graph.models import DEFAULT_MAX_TOKENS, TOP_LOGPROBS
+
+DEFAULT_LOCAL = "embedded:qwen2.5-coder-0.5b"
+DEFAULT_CLOUD = "embedded:qwen2.5-coder-1.5b"
+CTX_PER_SLOT = 2048
+
+
+@dataclass
+class EmbeddedServer:
+    name: str
+    url: str
+    """Base URL of the OpenAI-compatible API (ends in /v1)."""
+    n_parallel: int
+    handle: Any
+
+
+_servers: dict[str, EmbeddedServer] = {}
+_lock = threading.Lock()
+
+
+def parallel_slots() -> int:
+    """`$ADASWITCH_PARALLEL`, default 4: the measured sweet spot on 2 cores."""
+    raw = os.environ.get("ADASWITCH_PARALLEL", "4")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"ADASWITCH_PARALLEL must be a positive integer, got {raw!r}")
+    return value
+
+
+def embedded_server(name: str) -> EmbeddedServer:
+    """The running server of a bundled model, started on first use."""
+    with _lock:
+        if name in _servers:
+            return _servers[name]
+        try:
+            import xllamacpp
+        except ImportError:
+            raise ModelUnavailableError(
+                f"the embedded backend needs xllamacpp and the bundled models; {INSTALL_HINT}"
+            ) from None
+        path = model_path(name)
+        n_parallel = parallel_slots()
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.model_alias = name
+        params.n_parallel = n_parallel
+        params.n_ctx = CTX_PER_SLOT * n_parallel
+        params.cpuparams.n_threads = os.cpu_count() or 2
+        params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
+        params.endpoint_metrics = True
+        params.port = _free_port()
+        handle = xllamacpp.Server(params)
+        server = EmbeddedServer(name, f"http://127.0.0.1:{params.port}/v1", n_parallel, handle)
+        _servers[name] = server
+        return server
+
+
+def embedded_chat_model(name: str, **overrides: Any) -> ChatOpenAI:
+    """A `ChatOpenAI` talking to the bundled model's embedded server: greedy, with
+    per-token log-probabilities and usage."""
+    server = embedded_server(name)
+    settings: dict[str, Any] = {
+        "model": name,
+        "base_url": server.url,
+        "api_key": "embedded",
+        "temperature": 0.0,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "logprobs": True,
+        "top_logprobs": TOP_LOGPROBS,
+        "stream_usage": True,
+        "max_retries": 1,
+        **overrides,
+    }
+    return ChatOpenAI(**settings)
+
+
+@atexit.register
+def stop_embedded_servers() -> None:
+    """Stop every embedded server (dropping the handle stops it)."""
+    with _lock:
+        _servers.clear()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,114 @@
+"""The graph, the CLI and the Ollama path with the real bundled models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import ollama
+import pytest
+
+from adaswitch_graph import AlwaysCloud, AlwaysLocal, create_adaswitch_agent
+from adaswitch_graph.embedded import embedded_chat_model, embedded_server
+from adaswitch_graph.models import resolve_model, supports_prefill
+from tests.servers import CountingProxy, OllamaShim
+
+SIMPLE = "Tom has 3 apples and buys 5 more. How many apples does he have now?"
+LOCAL = "qwen2.5-coder-0.5b"
+TINY = "smollm2-135m"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run(
+        [sys.executable, "-m", "adaswitch_graph", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+
+
+def test_cli_ask_shows_steps_answer_and_usage() -> None:
+    done = cli("ask", SIMPLE, "--max-steps", "6")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Step 1:" in out
+    assert "Answer:" in out and "8" in out.split("Answer:")[-1]
+    assert "usage" in out and "local" in out and "cloud" in out
+    assert "of the output tokens" in out
+
+
+def test_cli_json_result() -> None:
+    done = cli("ask", SIMPLE, "--json", "--policy", "cloud", "--max-cloud-calls", "1")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert "8" in result["final_answer"]
+    assert result["usage"]["cloud"]["calls"] == 1
+    assert result["steps"][0]["author"] == "cloud"
+    assert 0 < result["cloud_output_share"] < 1
+
+
+def test_logprobs_reach_self_verify() -> None:
+    local = resolve_model(f"embedded:{LOCAL}")
+    assert supports_prefill(local)
+    agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=3)
+    result = agent.invoke({"messages": [("user", SIMPLE)]})
+    assert result["steps"]
+    for step in result["steps"]:
+        assert step["signals"]["min_logprob"] < 0
+        assert step["signals"]["min_logprob"] <= step["signals"]["mean_logprob"] <= 0
+        assert 0 < step["error_probability"] < 1
+        assert not step["text"].startswith("Step")  # the prefill was not kept twice
+    assert result["usage"]["local"]["output_tokens"] > 0
+
+
+def test_judge_reads_the_real_models_verdict() -> None:
+    local = resolve_model(f"embedded:{LOCAL}")
+    agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=2, judge=True)
+    result = agent.invoke({"messages": [("user", SIMPLE)]})
+    for step in result["steps"]:
+        assert 0.0 <= step["signals"]["p_correct_judge"] <= 1.0
+
+
+@pytest.mark.parametrize(("policy", "per_step"), [(AlwaysLocal(), 0), (AlwaysCloud(), 1)])
+def test_cloud_requests_counted_at_the_server(policy: Any, per_step: int) -> None:
+    # SmolLM2-135M is enough for plumbing: the test counts requests, not quality.
+    server = embedded_server(TINY)
+    with CountingProxy(server.url) as proxy:
+        cloud = embedded_chat_model(TINY, base_url=f"{proxy.url}/v1", max_tokens=48)
+        local = embedded_chat_model(TINY, max_tokens=48)
+        agent = create_adaswitch_agent(local, cloud, policy=policy, max_steps=3)
+        result = agent.invoke({"messages": [("user", SIMPLE)]})
+    assert result["steps"]
+    assert sum(proxy.requests.values()) == per_step * len(result["steps"])
+    assert result["usage"].get("cloud", {}).get("calls", 0) == per_step * len(result["steps"])
+
+
+def test_ollama_path_end_to_end() -> None:
+    name = "qwen2.5-coder:0.5b"
+    with OllamaShim(name, upstream=embedded_server(LOCAL).url) as shim:
+        local = resolve_model(f"ollama:{name}", base_url=shim.url)
+        assert type(local).__name__ == "ChatOllama" and supports_prefill(local)
+        agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=3, judge=True)
+        result = agent.invoke({"messages": [("user", SIMPLE)]})
+        first = shim.chat_requests[0]
+        assert first["stream"] is True and first["logprobs"] is True
+        assert first["messages"][-1] == {"role": "assistant", "content": "Step 1:"}
+        plain = ollama.Client(host=shim.url).chat(
+            model=name,
+            messages=[{"role": "user", "content": "Say hi."}],
+            stream=False,
+            logprobs=True,
+            options={"num_predict": 5, "temperature": 0},
+        )
+    assert plain.logprobs and plain.logprobs[0].logprob <= 0
+    assert result["steps"]
+    for step in result["steps"]:
+        assert step["signals"]["min_logprob"] < 0  # logprobs came through ChatOllama
+        assert 0.0 <= step["signals"]["p_correct_judge"] <= 1.0
+        assert step["text"] and not step["text"].startswith("Step")
+    assert result["usage"]["local"]["output_tokens"] > 0

@@ -1,0 +1,67 @@
+"""Joining bundled model parts: verified, idempotent, and a corrupt file refused."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from adaswitch_graph import bundled
+from adaswitch_graph.errors import ModelUnavailableError
+
+
+@pytest.fixture
+def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bundled.BundledModel:
+    parts = []
+    for i, content in enumerate([b"GGUF-part-one|", b"part-two|", b"part-three"], start=1):
+        part = tmp_path / "pkg" / f"part{i:02d}.bin"
+        part.parent.mkdir(exist_ok=True)
+        part.write_bytes(content)
+        parts.append(part)
+    whole = b"".join(p.read_bytes() for p in parts)
+    model = bundled.BundledModel(
+        name="tiny",
+        description="test",
+        packages=("json",),  # any importable module: part_files is patched below
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+    )
+    monkeypatch.setitem(bundled.BUNDLED, "tiny", model)
+    monkeypatch.setattr(bundled.BundledModel, "part_files", lambda self: parts)
+    monkeypatch.setenv("ADASWITCH_CACHE", str(tmp_path / "cache"))
+    return model
+
+
+def test_join_verifies_and_is_reused(fake_model: bundled.BundledModel) -> None:
+    path = bundled.model_path("tiny")
+    assert path.read_bytes() == b"GGUF-part-one|part-two|part-three"
+    assert fake_model.ready()
+    mtime = path.stat().st_mtime_ns
+    assert bundled.model_path("tiny") == path
+    assert path.stat().st_mtime_ns == mtime  # not joined again
+    assert [p.name for p in path.parent.iterdir() if p.suffix == ".part"] == []
+
+
+def test_corrupt_parts_are_refused(fake_model: bundled.BundledModel) -> None:
+    fake_model.part_files()[1].write_bytes(b"part-TWO|")
+    with pytest.raises(ModelUnavailableError, match="corrupt"):
+        bundled.model_path("tiny")
+    assert not fake_model.cached_path().exists()
+    assert list(fake_model.cached_path().parent.glob("*.part")) == []
+
+
+def test_a_file_changed_after_joining_is_checked_again(fake_model: bundled.BundledModel) -> None:
+    path = bundled.model_path("tiny")
+    path.write_bytes(b"tampered")
+    assert not fake_model.ready()
+    assert bundled.model_path("tiny").read_bytes() == b"GGUF-part-one|part-two|part-three"
+
+
+def test_parts_are_joined_in_numeric_order(tmp_path: Path) -> None:
+    names = ["part10.bin", "part2.bin", "part01.bin"]
+    assert sorted((tmp_path / n for n in names), key=bundled._part_number) == [
+        tmp_path / "part01.bin",
+        tmp_path / "part2.bin",
+        tmp_path / "part10.bin",
+    ]

