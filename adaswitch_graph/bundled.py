@@ -35,7 +35,7 @@ class BundledModel:
 
     def part_files(self) -> list[Path]:
         """The installed part files in join order; an error naming what is missing."""
-        missing = [p for p in self.packages if importlib.util.find_spec(p) is None]
+        missing = self.missing_packages()
         if missing:
             raise ModelUnavailableError(
                 f"bundled model {self.name} is not installed (missing {', '.join(missing)}); "
@@ -44,7 +44,7 @@ class BundledModel:
         files: list[Path] = []
         for package in self.packages:
             spec = importlib.util.find_spec(package)
-            assert spec is not None and spec.origin is not None
+            assert spec is not None and spec.origin is not None  # not missing, see above
             root = Path(spec.origin).parent
             if self.single_file:
                 files.append(root / self.single_file)
@@ -52,14 +52,17 @@ class BundledModel:
                 files.extend(sorted((root / "data").glob("part*.bin"), key=_part_number))
         return files
 
+    def missing_packages(self) -> list[str]:
+        return [p for p in self.packages if importlib.util.find_spec(p) is None]
+
     def installed(self) -> bool:
-        return all(importlib.util.find_spec(p) is not None for p in self.packages)
+        return not self.missing_packages()
 
     def cached_path(self) -> Path:
         return cache_dir() / f"{self.name}-{self.sha256[:12]}.gguf"
 
     def ready(self) -> bool:
-        """Joined (or single-file) and verified, so `path()` will not hash again."""
+        """Joined (or single-file) and verified, so `model_path()` will not hash again."""
         target = self.part_files()[0] if self.single_file else self.cached_path()
         return _verified(target, self)
 

@@ -30,7 +30,6 @@ class EmbeddedServer:
     name: str
     url: str
     """Base URL of the OpenAI-compatible API (ends in /v1)."""
-    n_parallel: int
     handle: Any
 
 
@@ -73,7 +72,7 @@ def embedded_server(name: str) -> EmbeddedServer:
         params.endpoint_metrics = True
         params.port = _free_port()
         handle = xllamacpp.Server(params)
-        server = EmbeddedServer(name, f"http://127.0.0.1:{params.port}/v1", n_parallel, handle)
+        server = EmbeddedServer(name, f"http://127.0.0.1:{params.port}/v1", handle)
         _servers[name] = server
         return server
 

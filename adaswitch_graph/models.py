@@ -91,16 +91,22 @@ def _init_chat_model(provider: str, name: str, base_url: str | None) -> Language
 
 
 def ollama_host(base_url: str | None = None) -> str:
-    """The Ollama URL: `base_url`, else `$OLLAMA_HOST` (which may omit the scheme or
-    port), else the local default."""
+    """The Ollama URL: `base_url`, else `$OLLAMA_HOST`, else the local default.
+
+    A missing port is filled in as the `ollama` client does: 11434 when no scheme is
+    given, else the scheme's own (80, 443), so the up-front check asks the same server
+    the model will call.
+    """
     raw = (base_url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST).strip().rstrip("/")
-    if "://" not in raw:
-        raw = f"http://{raw}"
-    scheme, _, rest = raw.partition("://")
-    if ":" not in rest.split("/")[0]:
-        host, _, path = rest.partition("/")
-        rest = f"{host}:11434" + (f"/{path}" if path else "")
-    return f"{scheme}://{rest}".replace("://0.0.0.0", "://127.0.0.1")
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest, default_port = "http", raw, 11434
+    else:
+        default_port = 443 if scheme == "https" else 80
+    host, slash, path = rest.partition("/")
+    if ":" not in host:
+        host = f"{host}:{default_port}"
+    return f"{scheme}://{host}{slash}{path}".replace("://0.0.0.0", "://127.0.0.1")
 
 
 def _ollama(name: str, base_url: str | None, check: bool) -> LanguageModelLike:

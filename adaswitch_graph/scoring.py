@@ -1,4 +1,4 @@
-"""Reading and scoring answers: numbers for math datasets, yes/no for StrategyQA."""
+"""Reading and scoring numeric answers (the math datasets)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ import math
 import re
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+_FRACTION = re.compile(r"\\frac\{(-?\d+)\}\{(\d*[1-9]\d*)\}")
 
 
 def parse_number(text: str) -> float | None:
     """The last number in a text (commas, `$`, units and LaTeX around it are ignored)."""
-    cleaned = re.sub(r"\\(?:frac)\{(-?\d+)\}\{(\d+)\}", lambda m: str(int(m[1]) / int(m[2])), text)
+    cleaned = _FRACTION.sub(lambda m: str(int(m[1]) / int(m[2])), text)
     matches = _NUMBER.findall(cleaned)
-    for raw in reversed(matches):
-        try:
-            return float(raw.replace(",", ""))
-        except ValueError:
-            continue
-    return None
+    return float(matches[-1].replace(",", "")) if matches else None
 
 
 def numbers_match(predicted: str | None, gold: float | str) -> bool:

@@ -41,20 +41,19 @@ async def main() -> None:
     kept = [(i, r) for i, r in zip(items, outcomes, strict=True) if isinstance(r, dict)]
     print(f"{len(kept)} of {len(items)} items ran")
     items, results = [i for i, _ in kept], [r for _, r in kept]
+    wrongs = [
+        not numbers_match(r["final_answer"], i["answer"].split("####")[-1])
+        for i, r in zip(items, results, strict=True)
+    ]
     rows, labels = [], []
     with open(args.rows, "w") as out:
-        for item, result in zip(items, results, strict=True):
-            gold = float(item["answer"].split("####")[-1].strip().replace(",", ""))
-            wrong = not numbers_match(result["final_answer"], gold)
+        for result, wrong in zip(results, wrongs, strict=True):
             for step in result["steps"]:
                 if "min_logprob" in step["signals"]:
                     rows.append(step["signals"])
                     labels.append(wrong)
                     out.write(json.dumps({"signals": step["signals"], "wrong": wrong}) + "\n")
-    accuracy = 1 - sum(
-        not numbers_match(r["final_answer"], float(i["answer"].split("####")[-1].replace(",", "")))
-        for i, r in zip(items, results, strict=True)
-    ) / len(items)
+    accuracy = 1 - sum(wrongs) / len(wrongs)
     verifier = Verifier.fit(
         rows,
         labels,

@@ -57,7 +57,9 @@ def test_ollama_host_env_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ollama_host() == "http://127.0.0.1:11434"
     monkeypatch.setenv("OLLAMA_HOST", "example.internal:9999")
     assert ollama_host() == "http://example.internal:9999"
-    assert ollama_host("https://gpu-box/ollama") == "https://gpu-box:11434/ollama"
+    assert ollama_host("https://gpu-box/ollama") == "https://gpu-box:443/ollama"
+    assert ollama_host("http://gpu-box") == "http://gpu-box:80"
+    assert ollama_host("gpu-box/ollama") == "http://gpu-box:11434/ollama"
 
 
 def test_unknown_provider() -> None:

@@ -19,6 +19,7 @@ from adaswitch_graph.steps import extract_answer
         ("from 5 to 12 bolts", 12.0),
         ("no number", None),
         (".5 liters", 0.5),
+        ("\\frac{1}{0}", 0.0),
     ],
 )
 def test_parse_number(text: str, value: float | None) -> None:
