@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adaswitch_graph.budget import Budget
+from adaswitch_graph.datasets import DATA_ENV
 from adaswitch_graph.embedded import DEFAULT_CLOUD, DEFAULT_LOCAL
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph
@@ -20,6 +22,7 @@ from adaswitch_graph.models import resolve_model
 from adaswitch_graph.nodes.prepare import question_from_messages
 from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
 from adaswitch_graph.state import Usage
+from adaswitch_graph.verifier import Verifier
 
 app = typer.Typer(
     help="Local/cloud collaborative reasoning: a small local model reasons step by step "
@@ -164,6 +167,168 @@ def usage_table(usage: Usage) -> Table:
             table.add_row(role, "0", "0", "0", "0")
     table.caption = f"cloud wrote {cloud_output_share(usage):.0%} of the output tokens"
     return table
+
+
+@app.command()
+def bench(
+    dataset: Annotated[
+        str, typer.Option(help="gsm8k, gsm8k-train, svamp, strategyqa or gym:<task>.")
+    ] = "gsm8k",
+    data: Annotated[
+        Path | None, typer.Option(help="A JSONL file of items, instead of --dataset.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help=f"Folder holding the datasets (default ${DATA_ENV})."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Items to run.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Items to skip first.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of gym items and random switching.")] = 0,
+    systems: Annotated[
+        str,
+        typer.Option(help="Comma-separated: local, cloud, a policy spec, random, cascade, oracle."),
+    ] = "local,cloud,selfverify,random,cascade",
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(help="A threshold sweep, e.g. selfverify:0.2,0.3,0.4 (repeatable)."),
+    ] = None,
+    match: Annotated[
+        str | None,
+        typer.Option(help="The AdaSwitch system random and cascade match (default: first)."),
+    ] = None,
+    local: Annotated[str, typer.Option(help="Local model spec.")] = DEFAULT_LOCAL,
+    cloud: Annotated[str, typer.Option(help="Cloud model spec.")] = DEFAULT_CLOUD,
+    local_base_url: Annotated[str | None, typer.Option()] = None,
+    cloud_base_url: Annotated[str | None, typer.Option()] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Items run at once.")] = 4,
+    max_steps: Annotated[int, typer.Option(min=1)] = DEFAULT_MAX_STEPS,
+    out: Annotated[Path | None, typer.Option(help="Results JSONL (resumed if it exists).")] = None,
+    reuse: Annotated[
+        bool, typer.Option(help="Share identical model calls between systems.")
+    ] = True,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(help="MODEL=IN,OUT: USD per million input/output tokens (repeatable)."),
+    ] = None,
+    verifier: Annotated[
+        Path | None, typer.Option(help="A verifier JSON (default: the shipped one).")
+    ] = None,
+    report_only: Annotated[
+        bool, typer.Option(help="Summarize --out without running anything.")
+    ] = False,
+) -> None:
+    """Run several systems on the same items and compare accuracy and cloud spend."""
+    from adaswitch_graph.bench import BenchSetup, parse_sweep, parse_system, read_records
+    from adaswitch_graph.datasets import load_items
+
+    results = out or Path(f"bench-{(data.stem if data else dataset).replace(':', '-')}.jsonl")
+    try:
+        prices = dict(_parse_price(p) for p in price or [])
+        chosen = [parse_system(s) for s in systems.split(",") if s.strip()]
+        for spec in sweep or []:
+            chosen += parse_sweep(spec)
+        if not report_only:
+            items = load_items(
+                str(data) if data else dataset,
+                data_dir=data_dir,
+                limit=limit,
+                offset=offset,
+                seed=seed,
+            )
+            setup = BenchSetup(
+                local=resolve_model(local, base_url=local_base_url),
+                cloud=resolve_model(cloud, base_url=cloud_base_url),
+                concurrency=concurrency,
+                max_steps=max_steps,
+                match=match,
+                reuse=reuse,
+                seed=seed,
+                verifier=Verifier.load(verifier) if verifier else None,
+            )
+            _bench_with_progress(items, chosen, results, setup)
+        elif not results.exists():
+            raise AdaSwitchError(f"--report-only: {results} does not exist")
+    except (AdaSwitchError, ValueError) as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    _print_report(read_records(results), results, local, cloud, prices)
+
+
+def _parse_price(spec: str) -> tuple[str, tuple[float, float]]:
+    model, _, values = spec.rpartition("=")
+    try:
+        tokens_in, tokens_out = (float(v) for v in values.split(","))
+    except ValueError:
+        raise ValueError(
+            f"bad --price {spec!r}; write MODEL=IN,OUT, e.g. openai:gpt-4o=2.5,10"
+        ) from None
+    if not model:
+        raise ValueError(f"bad --price {spec!r}: no model before '='")
+    return model, (tokens_in, tokens_out)
+
+
+def _bench_with_progress(items: Any, chosen: Any, results: Path, setup: Any) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from adaswitch_graph.bench import run_bench
+
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=errors) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(system: str, done: int, total: int) -> None:
+            if system not in tasks:
+                tasks[system] = bar.add_task(system, total=total)
+            bar.update(tasks[system], completed=done)
+
+        run_bench(items, chosen, results, setup, progress=update)
+
+
+def _print_report(
+    records: list[dict[str, Any]],
+    results: Path,
+    local: str,
+    cloud: str,
+    prices: dict[str, tuple[float, float]],
+) -> None:
+    from adaswitch_graph.report import COLUMNS, markdown_table, plot_frontier, row_cells, summarize
+
+    rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices)
+    if not rows:
+        errors.print(f"[bold red]error:[/] {escape(str(results))} holds no finished items")
+        raise typer.Exit(1)
+    table = Table(title=f"{results} ({rows[0].n} items each)", title_justify="left")
+    for column in COLUMNS:
+        if column == "system":
+            table.add_column(column, no_wrap=True)
+        elif column.startswith("accuracy"):
+            table.add_column(column, justify="right", no_wrap=True)
+        else:
+            table.add_column(column, justify="right", overflow="fold")
+    for row in rows:
+        table.add_row(*row_cells(row))
+    console.print(table)
+    markdown = results.with_suffix(".md")
+    markdown.write_text(markdown_table(rows))
+    plot = plot_frontier(rows, results.with_suffix(".png"), title=str(results.name))
+    peaks = [r["peak_rss_mb"] for r in records if r.get("meta")]
+    if peaks:
+        console.print(f"peak RSS of the bench process: {max(peaks):.0f} MB")
+    console.print(f"wrote {markdown} and {plot}")
 
 
 @app.command()

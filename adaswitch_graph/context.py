@@ -23,5 +23,8 @@ class GraphContext:
     max_steps: int
     prefill: bool
     """The local backend continues the assistant's own message (llama.cpp, Ollama)."""
+    cloud_prefill: bool
+    """The cloud backend continues the assistant's own message, so it is given the
+    solution so far to continue rather than the draft to correct."""
     judge: bool
     """Ask the local model's yes/no judgement of each step as an extra signal."""

@@ -43,8 +43,31 @@ class AdaSwitchGraph(StateGraph):  # type: ignore[type-arg]
     recursion_limit: int = 25
 
     def compile(self, *args: Any, **kwargs: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
-        compiled = super().compile(*args, **kwargs)
-        return compiled.with_config(recursion_limit=self.recursion_limit)
+        compiled = (
+            super().compile(*args, **kwargs).with_config(recursion_limit=self.recursion_limit)
+        )
+        # StateGraph.compile builds a CompiledStateGraph; ours only adds the batch fix.
+        compiled.__class__ = AdaSwitchCompiledGraph
+        return compiled
+
+
+class AdaSwitchCompiledGraph(CompiledStateGraph):  # type: ignore[type-arg]
+    """`batch` and `abatch` fill every input's config with LangChain's default
+    recursion limit, which would override the graph's own; here a config that sets
+    none gets the graph's."""
+
+    def _own_limit(self, config: Any) -> Any:
+        if isinstance(config, list):
+            return [self._own_limit(c) for c in config]
+        config = dict(config or {})
+        config.setdefault("recursion_limit", self.config["recursion_limit"])  # type: ignore[index]
+        return config
+
+    def batch(self, inputs: Any, config: Any = None, **kwargs: Any) -> Any:
+        return super().batch(inputs, self._own_limit(config), **kwargs)
+
+    async def abatch(self, inputs: Any, config: Any = None, **kwargs: Any) -> Any:
+        return await super().abatch(inputs, self._own_limit(config), **kwargs)
 
 
 def create_adaswitch_graph(
@@ -58,6 +81,7 @@ def create_adaswitch_graph(
     verifier: Verifier | None = None,
     judge: bool = False,
     prefill: bool | None = None,
+    cloud_prefill: bool | None = None,
     state_schema: type[Any] | None = None,
 ) -> AdaSwitchGraph:
     """Build the AdaSwitch graph (uncompiled).
@@ -80,6 +104,8 @@ def create_adaswitch_graph(
             log-probabilities are always judged this way.
         prefill: whether the local backend continues a trailing assistant message;
             detected from the model when None.
+        cloud_prefill: the same for the cloud backend; when True the cloud continues
+            the solution so far instead of being shown the draft to correct.
         state_schema: a state class extending `AdaSwitchState`.
     """
     if policy is not None and not isinstance(policy, Policy):
@@ -96,15 +122,17 @@ def create_adaswitch_graph(
     ) <= set(_annotations(schema)):
         raise TypeError("state_schema must be a TypedDict that extends AdaSwitchState")
     local = resolve_model(local_model)
+    cloud = resolve_model(cloud_model)
     ctx = GraphContext(
         local=local,
-        cloud=resolve_model(cloud_model),
+        cloud=cloud,
         policy=policy or SelfVerifyPolicy(),
         budget=budget or Budget(),
         verifier=verifier or Verifier.default(),
         prompts=AdaSwitchPrompts.coerce(prompts),
         max_steps=max_steps,
         prefill=supports_prefill(local) if prefill is None else prefill,
+        cloud_prefill=supports_prefill(cloud) if cloud_prefill is None else cloud_prefill,
         judge=judge,
     )
 

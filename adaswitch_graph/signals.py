@@ -8,7 +8,9 @@ OpenAI-compatible servers put `{"content": [{token, logprob, top_logprobs}, ...]
 
 from __future__ import annotations
 
+import ast
 import math
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,6 +36,17 @@ def _as_dict(entry: Any) -> Mapping[str, Any]:
         return entry
     dump = getattr(entry, "model_dump", None)
     return dump() if callable(dump) else {}
+
+
+ARITH_FEATURE = "arith_errors"
+
+
+def step_signals(text: str, logprobs: TokenLogprobs | None) -> dict[str, float]:
+    """Every signal read off one drafted step: token confidence when the model sent
+    log-probabilities, and the count of calculations that do not add up."""
+    signals = confidence_signals(logprobs) if logprobs else {}
+    signals[ARITH_FEATURE] = float(arithmetic_errors(text))
+    return signals
 
 
 def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:
@@ -80,3 +93,48 @@ def judge_p_correct(message: BaseMessage) -> float | None:
 
 def _mass(alternative: Mapping[str, Any]) -> float:
     return math.exp(float(alternative.get("logprob", -math.inf)))
+
+
+_EQUATION = re.compile(
+    r"(?P<lhs>[\d$(][\d$.,()\s+\-*/\u00d7\u00f7x]*?)\s*=\s*\$?\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)"
+)
+_OPERATORS: dict[type, Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+
+
+def arithmetic_errors(text: str) -> int:
+    """How many written calculations in a step (`12 * 3 = 36`, `$80,000 + $50,000 =
+    $130,000`) do not add up: a check the local side makes without any model."""
+    wrong = 0
+    for match in _EQUATION.finditer(text):
+        lhs = match["lhs"].replace("$", "").replace(",", "")
+        lhs = lhs.replace("\u00d7", "*").replace("\u00f7", "/").replace("x", "*").strip()
+        if not any(op in lhs.lstrip("-") for op in "+-*/"):
+            continue
+        value = _evaluate(lhs)
+        stated = float(match["rhs"].replace(",", ""))
+        if value is not None and not math.isclose(value, stated, rel_tol=1e-2, abs_tol=1e-2):
+            wrong += 1
+    return wrong
+
+
+def _evaluate(expression: str) -> float | None:
+    try:
+        tree = ast.parse(expression, mode="eval").body
+        return _value(tree)
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
+def _value(node: ast.expr) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_value(node.operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return float(_OPERATORS[type(node.op)](_value(node.left), _value(node.right)))
+    raise ValueError("not arithmetic")

@@ -43,7 +43,13 @@ class Verifier:
 
     @classmethod
     def load(cls, path: str | Path) -> Verifier:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"cannot read a verifier from {path} ({type(exc).__name__}: {exc}); it must "
+                "be JSON with 'coefficients' and 'intercept', as Verifier.save writes"
+            ) from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verifier:

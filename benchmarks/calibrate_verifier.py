@@ -1,72 +1,123 @@
-"""Refit the shipped verifier on GSM8K *train* items with the real local model.
+"""Fit the verifier on the local model's own steps from a bench run, and report how well
+its error probability separates wrong from right.
 
-Runs the graph with `AlwaysLocal` (so every step is the local model's own), labels each
-step with whether its solution's final answer was wrong, and fits the logistic model.
-Step-level labels are not available here, so a step inherits its solution's label: the
-fitted probability reads "P(this solution goes wrong | this step's confidence)".
+Run the local model alone on GSM8K *train* items first (never test items), then fit:
 
-    python benchmarks/calibrate_verifier.py --items 80 --out adaswitch_graph/verifier.json
+    adaswitch bench --dataset gsm8k-train --data-dir DIR --limit 80 --systems local,cloud \\
+        --out runs/dev.jsonl
+    python benchmarks/calibrate_verifier.py runs/dev.jsonl --out adaswitch_graph/verifier.json
+
+Labels. A step of a solution whose final answer is right is labelled right. A step of a
+wrong solution is labelled wrong (the step where it went wrong is not known, so this is
+noisy: it reads "P(this solution goes wrong | this step)"). Steps whose written
+calculation does not add up are wrong for certain; the AUROC against those labels is
+reported for the token features alone, which never see the check.
+
+Given a second results file (`--evaluate runs/test.jsonl`) the fitted verifier is also
+scored there, out of sample.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import random
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from adaswitch_graph import AlwaysLocal, Verifier, create_adaswitch_agent
-from adaswitch_graph.scoring import numbers_match
+from adaswitch_graph.bench import item_records, read_records
+from adaswitch_graph.report import auroc
+from adaswitch_graph.signals import ARITH_FEATURE, arithmetic_errors
+from adaswitch_graph.verifier import Verifier
+
+FEATURES = ("min_logprob", "mean_logprob", ARITH_FEATURE)
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="../shared/data/gsm8k/train.jsonl")
-    parser.add_argument("--items", type=int, default=80)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--local", default="embedded:qwen2.5-coder-0.5b")
-    parser.add_argument("--out", default="verifier.json")
-    parser.add_argument("--rows", default="calibration-rows.jsonl")
+def steps_of(path: str, system: str) -> list[tuple[str, dict[str, float], bool]]:
+    """(item, signals, solution wrong) for every local step of `system` in `path`."""
+    rows = []
+    for record in item_records(read_records(path)):
+        if record["system"] != system or record.get("error"):
+            continue
+        for step in record.get("trajectory", []):
+            if step["author"] != "local" or "min_logprob" not in step["signals"]:
+                continue
+            signals = dict(step["signals"])
+            signals[ARITH_FEATURE] = float(arithmetic_errors(step["text"]))
+            rows.append((record["item"], signals, not record["correct"]))
+    return rows
+
+
+def report(
+    name: str, verifier: Verifier, rows: Sequence[tuple[str, dict[str, float], bool]]
+) -> dict[str, Any]:
+    p = [verifier.error_probability(s) or 0.0 for _, s, _ in rows]
+    token_only = Verifier(
+        {f: c for f, c in verifier.coefficients.items() if f != ARITH_FEATURE}, verifier.intercept
+    )
+    p_tokens = [token_only.error_probability(s) or 0.0 for _, s, _ in rows]
+    wrong = [w for _, _, w in rows]
+    arith = [s[ARITH_FEATURE] > 0 for _, s, _ in rows]
+    items: dict[str, tuple[float, float, bool]] = {}
+    for (item, signals, w), prob in zip(rows, p, strict=True):
+        worst, lowest, _ = items.get(item, (0.0, 0.0, w))
+        items[item] = (max(worst, prob), min(lowest, signals["min_logprob"]), w)
+    answer_wrong = [w for _, _, w in items.values()]
+    figures = {
+        "data": name,
+        "items": len(items),
+        "steps": len(rows),
+        "wrong solutions": sum(answer_wrong),
+        "steps with a calculation that does not add up": sum(arith),
+        "AUROC step p vs solution wrong": auroc(p, wrong),
+        "AUROC step p (token features only) vs solution wrong": auroc(p_tokens, wrong),
+        "AUROC step p (token features only) vs calculation wrong": auroc(p_tokens, arith),
+        "AUROC max step p vs answer wrong": auroc([v[0] for v in items.values()], answer_wrong),
+        "AUROC -min token logprob vs answer wrong": auroc(
+            [-v[1] for v in items.values()], answer_wrong
+        ),
+    }
+    for key, value in figures.items():
+        print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("records", help="bench results JSONL with a local-alone system")
+    parser.add_argument("--system", default="local")
+    parser.add_argument("--out", help="where to write the fitted verifier JSON")
+    parser.add_argument("--evaluate", help="another results JSONL to score the fit on")
+    parser.add_argument("--features", default=",".join(FEATURES))
     args = parser.parse_args()
 
-    lines = Path(args.data).read_text().splitlines()
-    items = [json.loads(x) for x in random.Random(args.seed).sample(lines, args.items)]
-    agent = create_adaswitch_agent(args.local, args.local, policy=AlwaysLocal())
-    inputs = [{"messages": [("user", item["question"])]} for item in items]
-    outcomes = await agent.abatch(
-        inputs, {"max_concurrency": args.concurrency}, return_exceptions=True
-    )
-    kept = [(i, r) for i, r in zip(items, outcomes, strict=True) if isinstance(r, dict)]
-    print(f"{len(kept)} of {len(items)} items ran")
-    items, results = [i for i, _ in kept], [r for _, r in kept]
-    wrongs = [
-        not numbers_match(r["final_answer"], i["answer"].split("####")[-1])
-        for i, r in zip(items, results, strict=True)
-    ]
-    rows, labels = [], []
-    with open(args.rows, "w") as out:
-        for result, wrong in zip(results, wrongs, strict=True):
-            for step in result["steps"]:
-                if "min_logprob" in step["signals"]:
-                    rows.append(step["signals"])
-                    labels.append(wrong)
-                    out.write(json.dumps({"signals": step["signals"], "wrong": wrong}) + "\n")
-    accuracy = 1 - sum(wrongs) / len(wrongs)
+    rows = steps_of(args.records, args.system)
+    if not rows:
+        raise SystemExit(f"no local steps of system {args.system!r} in {args.records}")
+    features = tuple(f for f in args.features.split(",") if f)
     verifier = Verifier.fit(
-        rows,
-        labels,
+        [s for _, s, _ in rows],
+        [w for _, _, w in rows],
+        features=features,
         meta={
-            "fitted_on": f"gsm8k train, {args.items} items (seed {args.seed}), {len(rows)} steps",
-            "local_model": args.local,
-            "labels": "each step labelled with its solution's answer being wrong",
-            "local_accuracy": round(accuracy, 3),
+            "fitted_on": f"{Path(args.records).name}: {len({i for i, _, _ in rows})} items, "
+            f"{len(rows)} local steps",
+            "labels": "a step is labelled wrong when its solution's final answer is wrong",
+            "script": "benchmarks/calibrate_verifier.py",
         },
     )
-    verifier.save(args.out)
     print(json.dumps(verifier.to_dict(), indent=2))
+    print("in sample:")
+    report(args.records, verifier, rows)
+    if args.evaluate:
+        print("out of sample:")
+        report(args.evaluate, verifier, steps_of(args.evaluate, args.system))
+    if args.out:
+        verifier.save(args.out)
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.errors import GraphRecursionError
 from langgraph.graph import START, MessagesState, StateGraph
 
 from adaswitch_graph import (
@@ -309,7 +310,7 @@ def test_without_logprobs_the_models_verdict_decides(build: Any) -> None:
     assert len(cloud.calls) == 1
     probabilities = [s["error_probability"] for s in result["steps"]]
     assert probabilities == [0.05, 0.95, 0.05]
-    assert result["steps"][1]["signals"] == {"p_correct_judge": 0.0}
+    assert result["steps"][1]["signals"] == {"arith_errors": 1.0, "p_correct_judge": 0.0}
 
 
 def test_judge_reads_p_yes_from_token_logprobs(build: Any) -> None:
@@ -431,3 +432,30 @@ def test_compiled_graph_allows_max_steps(build: Any) -> None:
     endless = [reply(f"Step {i}: thinking.") for i in range(1, 40)]
     result = build(scripted_local(endless), scripted_cloud(), max_steps=20).invoke(ask())
     assert len(result["steps"]) == 20  # 60+ supersteps: past LangGraph's default of 25
+
+
+async def test_batch_keeps_the_graphs_recursion_limit(build: Any) -> None:
+    # Runnable.batch fills each config with LangChain's default limit of 25.
+    endless = [reply(f"Step {i}: thinking.") for i in range(1, 40)]
+    graph = build(scripted_local(endless), scripted_cloud(), max_steps=20)
+    results = graph.batch([ask(), ask()])
+    assert [len(r["steps"]) for r in results] == [20, 20]
+    results = await graph.abatch([ask()], {"max_concurrency": 1})
+    assert len(results[0]["steps"]) == 20
+    with pytest.raises(GraphRecursionError):
+        graph.batch([ask()], {"recursion_limit": 10})
+
+
+def test_a_cloud_that_continues_is_not_shown_the_draft(build: Any) -> None:
+    def continues(messages: Any, n: int) -> Any:
+        return reply(messages[-1].text + " 48 + 24 = 72 clips.\nAnswer: 72")
+
+    cloud = ScriptedChatModel(respond=continues)
+    result = build(scripted_local(SHAKY_RUN), cloud, cloud_prefill=True).invoke(ask())
+    sent = cloud.calls[0]["messages"]
+    assert sent[-1].type == "ai"
+    assert sent[-1].text == "Step 1: In May she sold 48 / 2 = 24 clips.\nStep 2:"
+    assert "62" not in "\n".join(m.text for m in sent)  # the doubted draft stays local
+    assert result["steps"][1]["author"] == "cloud"
+    assert result["steps"][1]["text"] == "48 + 24 = 72 clips.\nAnswer: 72"
+    assert result["final_answer"] == "72"

@@ -1,4 +1,9 @@
-"""`cloud_assist`: the cloud model rewrites one flagged step, in the same format.
+"""`cloud_assist`: the cloud model writes one flagged step, in the same format.
+
+A cloud backend that continues the assistant's own message (llama.cpp, vLLM, Ollama)
+gets the same step prompt as the local model and continues the solution so far, without
+the draft: shown the draft, a model tends to copy its mistake. Other backends are asked
+to rewrite the draft, which they see marked as possibly wrong.
 
 It is reached only for steps the policy flagged and the budget allows. A cloud model
 that fails (after its own retries) does not end the run: the step stays as the local
@@ -15,6 +20,7 @@ from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
+from adaswitch_graph.nodes.local_reason import continuation
 from adaswitch_graph.state import AdaSwitchState, Step, current_draft
 from adaswitch_graph.steps import STEP_STOP, clean_step, extract_answer, solution_so_far
 
@@ -26,18 +32,28 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableLambda[Any, Any]:
         draft = current_draft(state)
         remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
         model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
-        messages = ctx.prompts.cloud.format_messages(
-            question=state["question"],
-            solution=solution_so_far(state["steps"]),
-            index=draft["index"],
-            draft=draft["text"],
+        if ctx.cloud_prefill:
+            messages, prefill = continuation(ctx, state)
+        else:
+            prefill = ""
+            messages = ctx.prompts.cloud.format_messages(
+                question=state["question"],
+                solution=solution_so_far(state["steps"]),
+                index=draft["index"],
+                draft=draft["text"],
+            )
+        return ModelRequest(
+            "cloud", model, messages, stop=STEP_STOP, prefill=prefill, tolerate_errors=True
         )
-        return ModelRequest("cloud", model, messages, stop=STEP_STOP, tolerate_errors=True)
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None
         draft = current_draft(state)
-        text = clean_step(reply.message.text) if reply.message is not None else ""
+        text = (
+            clean_step(reply.message.text, reply.request.prefill)
+            if reply.message is not None
+            else ""
+        )
         step = Step(**draft)
         if reply.error is not None:
             step["cloud_error"] = f"{type(reply.error).__name__}: {reply.error}"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableLambda
 
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
-from adaswitch_graph.signals import confidence_signals, token_logprobs
+from adaswitch_graph.signals import step_signals, token_logprobs
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import (
     STEP_STOP,
@@ -38,27 +38,35 @@ def retry_target(state: AdaSwitchState) -> Step | None:
     return None
 
 
+def continuation(ctx: GraphContext, state: AdaSwitchState) -> tuple[list[BaseMessage], str]:
+    """The step prompt with the solution so far as the start of the assistant's own
+    message, which the model continues with the next step; and that prefill."""
+    solution = render_steps(state["steps"])
+    label = step_label(len(state["steps"]) + 1)
+    prefill = f"{solution}\n{label}" if solution else label
+    messages = ctx.prompts.local.format_messages(question=state["question"])
+    return [*messages, AIMessage(content=prefill)], prefill
+
+
 def build_local_reason(ctx: GraphContext) -> RunnableLambda[Any, Any]:
     def prepare(state: AdaSwitchState) -> ModelRequest:
         index = len(state["steps"]) + 1
-        solution = render_steps(state["steps"])
         retry_of = retry_target(state)
         variables = {
             "question": state["question"],
             "solution": solution_so_far(state["steps"]),
             "index": index,
         }
+        prefill = ""
         if retry_of is not None:
             messages = ctx.prompts.local_retry.format_messages(**variables, draft=retry_of["text"])
-            prefill = step_label(index) if ctx.prefill else ""
+            if ctx.prefill:
+                prefill = step_label(index)
+                messages.append(AIMessage(content=prefill))
         elif ctx.prefill:
-            messages = ctx.prompts.local.format_messages(question=state["question"])
-            prefill = f"{solution}\n{step_label(index)}" if solution else step_label(index)
+            messages, prefill = continuation(ctx, state)
         else:
             messages = ctx.prompts.local_next.format_messages(**variables)
-            prefill = ""
-        if prefill:
-            messages.append(AIMessage(content=prefill))
         return ModelRequest("local", ctx.local, messages, stop=STEP_STOP, prefill=prefill)
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
@@ -74,7 +82,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             text=text,
             author="local",
             draft=retry_of["draft"] if retry_of is not None else text,
-            signals=confidence_signals(logprobs) if logprobs else {},
+            signals=step_signals(text, logprobs),
             error_probability=None,
             decision=None,
             flagged=False,

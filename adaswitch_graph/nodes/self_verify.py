@@ -29,7 +29,7 @@ JUDGE_MAX_TOKENS = 3
 def build_self_verify(ctx: GraphContext) -> RunnableLambda[Any, Any]:
     def prepare(state: AdaSwitchState) -> ModelRequest | None:
         draft = current_draft(state)
-        if not ctx.judge and draft["signals"]:
+        if not ctx.judge and "min_logprob" in draft["signals"]:
             return None
         messages = ctx.prompts.judge.format_messages(
             question=state["question"],

@@ -1,0 +1,423 @@
+"""`adaswitch bench`: several systems on the same items, one JSONL record per item.
+
+Systems (`parse_system`):
+
+- `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
+- any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `random:0.2`): AdaSwitch;
+- `random`: `RandomPolicy` at the rate of steps the matched AdaSwitch system sent to
+  the cloud, computed from its records;
+- `cascade`: the query-level cascade (local answers the whole question; the least
+  confident questions, by the minimum token log-probability of the local solution, go
+  to the cloud whole) escalating until it has spent the matched system's cloud output
+  tokens; `oracle`: the same cascade escalating exactly the questions local got wrong.
+  Both are assembled from the `local` and `cloud` records: with greedy decoding, running
+  them would repeat the same calls.
+
+Records are appended as items finish; a re-run with the same output file skips every
+(system, item) already recorded without an error. Model calls go through a `CallCache`
+beside the output, so systems that share a prefix of calls (a threshold sweep) compute
+it once and an interrupted item resumes from its last finished call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import resource
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel, LanguageModelLike
+
+from adaswitch_graph.callcache import CallCache, hits
+from adaswitch_graph.datasets import Item
+from adaswitch_graph.errors import AdaSwitchError
+from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph
+from adaswitch_graph.models import resolve_model
+from adaswitch_graph.policies import AlwaysLocal, Policy, RandomPolicy, parse_policy
+from adaswitch_graph.scoring import score
+from adaswitch_graph.state import USAGE_FIELDS, Usage
+from adaswitch_graph.verifier import Verifier
+
+SystemKind = Literal["local", "cloud", "adaswitch", "random", "cascade", "oracle"]
+DERIVED: tuple[SystemKind, ...] = ("cascade", "oracle")
+RUN_ORDER: tuple[SystemKind, ...] = ("local", "cloud", "adaswitch", "random", *DERIVED)
+Progress = Callable[[str, int, int], None]
+"""Called with (system, items done, items in all) as items finish."""
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    kind: SystemKind
+    policy: Policy | None = None
+    sweep: str | None = None
+    """The sweep it belongs to, drawn as one line on the frontier plot."""
+
+
+def parse_system(spec: str, sweep: str | None = None) -> System:
+    """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`, or a
+    policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `random:0.2`)."""
+    name = spec.strip().lower()
+    if name in ("local", "cloud", "random", "cascade", "oracle"):
+        return System(name, name)  # type: ignore[arg-type]
+    return System(name, "adaswitch", parse_policy(name), sweep)
+
+
+def parse_sweep(spec: str) -> list[System]:
+    """`selfverify:0.1,0.2,0.3` → one AdaSwitch system per threshold, as one sweep."""
+    policy, sep, values = spec.strip().lower().partition(":")
+    thresholds = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not thresholds:
+        raise ValueError(
+            f"bad sweep {spec!r}; write it as POLICY:T1,T2,... e.g. selfverify:0.2,0.4"
+        )
+    return [parse_system(f"{policy}:{t}", sweep=policy) for t in thresholds]
+
+
+@dataclass(frozen=True)
+class BenchSetup:
+    local: str | LanguageModelLike
+    cloud: str | LanguageModelLike
+    concurrency: int = 4
+    max_steps: int = DEFAULT_MAX_STEPS
+    match: str | None = None
+    """The AdaSwitch system whose spend `random` and `cascade` match (default: the
+    first AdaSwitch system)."""
+    reuse: bool = True
+    """Share identical model calls between systems through the call cache."""
+    seed: int = 0
+    verifier: Verifier | None = None
+    """The verifier of the AdaSwitch systems (default: the shipped one)."""
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a results file, the last one of each (system, item) winning; a
+    line cut short by an interrupted write is skipped."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    meta: list[dict[str, Any]] = []
+    file = Path(path)
+    if not file.exists():
+        return []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("meta"):
+            meta.append(record)
+        else:
+            latest[(record["system"], record["item"])] = record
+    return [*latest.values(), *meta]
+
+
+def item_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if not r.get("meta")]
+
+
+def run_bench(
+    items: Sequence[Item],
+    systems: Sequence[System],
+    out: str | Path,
+    setup: BenchSetup,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Run `systems` on `items`, appending to `out`; returns all records in `out`."""
+    return asyncio.run(arun_bench(items, systems, out, setup, progress))
+
+
+async def arun_bench(
+    items: Sequence[Item],
+    systems: Sequence[System],
+    out: str | Path,
+    setup: BenchSetup,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """`run_bench`, awaited."""
+    _check_systems(systems, setup)
+    if setup.concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {setup.concurrency}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cache = CallCache(out.with_suffix(".calls.sqlite")) if setup.reuse else None
+    local = _with_cache(resolve_model(setup.local), cache)
+    cloud = _with_cache(resolve_model(setup.cloud), cache)
+    # random needs the matched system's records, and the derived ones everything else.
+    ordered = sorted(systems, key=lambda s: RUN_ORDER.index(s.kind))
+    try:
+        with out.open("a", encoding="utf-8") as sink:
+            if _ends_mid_line(out):
+                sink.write("\n")  # an interrupted write left half a record: end it there
+            for system in ordered:
+                if system.kind in DERIVED:
+                    continue
+                policy = system.policy
+                if system.kind == "random":
+                    policy = RandomPolicy(
+                        _cloud_step_rate(out, items, _matched(systems, setup)), setup.seed
+                    )
+                await _run_system(system, policy, items, local, cloud, setup, sink, progress)
+            for system in ordered:
+                if system.kind in DERIVED:
+                    _write_derived(system, out, items, _matched(systems, setup), sink)
+    finally:
+        if cache is not None:
+            cache.close()
+    return read_records(out)
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with path.open("rb") as file:
+        if file.seek(0, 2) == 0:
+            return False
+        file.seek(-1, 2)
+        return file.read(1) != b"\n"
+
+
+def _check_systems(systems: Sequence[System], setup: BenchSetup) -> None:
+    if not systems:
+        raise ValueError("no systems to run; e.g. --systems local,cloud,selfverify:0.3")
+    names = [s.name for s in systems]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a system is listed twice in {names}")
+    kinds = {s.kind for s in systems}
+    needs_match = kinds & {"random", "cascade"}
+    if needs_match and not any(s.kind == "adaswitch" for s in systems):
+        raise ValueError(
+            f"{sorted(needs_match)} match the spend of an AdaSwitch system; "
+            "list one too, e.g. selfverify:0.3"
+        )
+    if kinds & set(DERIVED) and not {"local", "cloud"} <= kinds:
+        raise ValueError("cascade and oracle are built from the local and cloud runs; list both")
+    if setup.match is not None and setup.match not in names:
+        raise ValueError(f"--match {setup.match!r} is not one of the systems {names}")
+
+
+def _matched(systems: Sequence[System], setup: BenchSetup) -> str:
+    if setup.match is not None:
+        return setup.match
+    return next(s.name for s in systems if s.kind == "adaswitch")
+
+
+def _with_cache(model: LanguageModelLike, cache: CallCache | None) -> LanguageModelLike:
+    if cache is None or not isinstance(model, BaseChatModel):
+        return model
+    return model.model_copy(update={"cache": cache})
+
+
+async def _run_system(
+    system: System,
+    policy: Policy | None,
+    items: Sequence[Item],
+    local: LanguageModelLike,
+    cloud: LanguageModelLike,
+    setup: BenchSetup,
+    sink: Any,
+    progress: Progress | None,
+) -> None:
+    done_before = {
+        r["item"]
+        for r in item_records(read_records(sink.name))
+        if r["system"] == system.name and not r.get("error")
+    }
+    todo = [item for item in items if item.id not in done_before]
+    if system.kind == "cloud":
+        # The cloud model alone: it writes every step, with the local model's prompt.
+        graph = create_adaswitch_graph(
+            cloud, cloud, policy=AlwaysLocal(), max_steps=setup.max_steps
+        )
+    else:
+        graph = create_adaswitch_graph(
+            local,
+            cloud,
+            policy=policy or AlwaysLocal(),
+            max_steps=setup.max_steps,
+            verifier=setup.verifier,
+        )
+    compiled = graph.compile()
+    done = len(items) - len(todo)
+    if progress:
+        progress(system.name, done, len(items))
+    if not todo:
+        return
+    slots = asyncio.Semaphore(setup.concurrency)
+    started = time.perf_counter()
+
+    async def one(item: Item) -> None:
+        nonlocal done
+        async with slots:
+            record = await _run_item(compiled, system, policy, item)
+        sink.write(json.dumps(record) + "\n")
+        sink.flush()
+        done += 1
+        if progress:
+            progress(system.name, done, len(items))
+
+    await asyncio.gather(*(one(item) for item in todo))
+    meta = {
+        "meta": True,
+        "system": system.name,
+        "items_run": len(todo),
+        "elapsed_s": round(time.perf_counter() - started, 3),
+        "concurrency": setup.concurrency,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    sink.write(json.dumps(meta) + "\n")
+    sink.flush()
+
+
+async def _run_item(
+    compiled: Any, system: System, policy: Policy | None, item: Item
+) -> dict[str, Any]:
+    counter = [0]
+    hits.set(counter)
+    started = time.perf_counter()
+    record: dict[str, Any] = {
+        "system": system.name,
+        "kind": system.kind,
+        "sweep": system.sweep,
+        "item": item.id,
+        "gold": item.answer,
+    }
+    if isinstance(policy, RandomPolicy):
+        record["rate"] = policy.rate
+    try:
+        result = await compiled.ainvoke({"messages": [("user", item.question)]})
+    except Exception as exc:  # one bad item must not end the benchmark
+        record.update(error=f"{type(exc).__name__}: {exc}", correct=False, score=0.0)
+        record.update(_usage_fields({}, system.kind))
+        record.update(wall_s=round(time.perf_counter() - started, 3), cached_calls=counter[0])
+        return record
+    answer = result["final_answer"]
+    credit = score(item, answer)
+    record.update(
+        answer=answer,
+        score=credit,
+        correct=credit >= 1.0,
+        error=None,
+        steps=len(result["steps"]),
+        trajectory=[_step_summary(s) for s in result["steps"]],
+        **_usage_fields(result["usage"], system.kind),
+        wall_s=round(time.perf_counter() - started, 3),
+        cached_calls=counter[0],
+    )
+    return record
+
+
+def _step_summary(step: Any) -> dict[str, Any]:
+    return {
+        "index": step["index"],
+        "author": step["author"],
+        "text": step["text"],
+        "draft": step["draft"],
+        "signals": step["signals"],
+        "error_probability": step["error_probability"],
+        "flagged": step["flagged"],
+        "decision": step["decision"],
+    }
+
+
+def _usage_fields(usage: Usage, kind: SystemKind) -> dict[str, int]:
+    roles = {"local": usage.get("local"), "cloud": usage.get("cloud")}
+    if kind == "cloud":  # the cloud model ran in the local role
+        roles = {"local": None, "cloud": usage.get("local")}
+    fields: dict[str, int] = {}
+    for role, counts in roles.items():
+        for name in USAGE_FIELDS:
+            value: Any = counts.get(name, 0) if counts else 0
+            fields[f"{role}_{name}"] = int(value)
+    return fields
+
+
+def _cloud_step_rate(out: Path, items: Sequence[Item], matched: str) -> float:
+    """The share of draft steps the matched system sent to the cloud."""
+    ids = {item.id for item in items}
+    records = [
+        r for r in item_records(read_records(out)) if r["system"] == matched and r["item"] in ids
+    ]
+    steps: int = sum(r.get("steps", 0) for r in records)
+    if not records or not steps:
+        raise AdaSwitchError(f"no finished items of {matched!r} to match the random rate to")
+    calls: int = sum(r["cloud_calls"] for r in records)
+    return calls / steps
+
+
+def _write_derived(
+    system: System, out: Path, items: Sequence[Item], matched: str, sink: Any
+) -> None:
+    records = item_records(read_records(out))
+    by = {(r["system"], r["item"]): r for r in records}
+    ids = [i.id for i in items if ("local", i.id) in by and ("cloud", i.id) in by]
+    if not ids:
+        raise AdaSwitchError(
+            f"{system.name} needs finished local and cloud records of the same items"
+        )
+    if system.kind == "oracle":
+        escalated = {i for i in ids if not by[("local", i)]["correct"]}
+    else:
+        target = sum(by[(matched, i)]["cloud_output_tokens"] for i in ids if (matched, i) in by)
+        escalated = cascade_escalations(
+            [
+                (i, local_confidence(by[("local", i)]), by[("cloud", i)]["cloud_output_tokens"])
+                for i in ids
+            ],
+            target,
+        )
+    for i in ids:
+        local, cloud = by[("local", i)], by[("cloud", i)]
+        up = i in escalated
+        record = {k: v for k, v in local.items() if k.startswith("local_")}
+        record.update({k: (v if up else 0) for k, v in cloud.items() if k.startswith("cloud_")})
+        chosen = cloud if up else local
+        record.update(
+            system=system.name,
+            kind=system.kind,
+            sweep=None,
+            item=i,
+            gold=local["gold"],
+            answer=chosen.get("answer"),
+            score=chosen["score"],
+            correct=chosen["correct"],
+            error=local.get("error") or (cloud.get("error") if up else None),
+            steps=chosen.get("steps", 0),
+            escalated=up,
+            confidence=local_confidence(local),
+            wall_s=local["wall_s"] + (cloud["wall_s"] if up else 0.0),
+            cached_calls=0,
+        )
+        sink.write(json.dumps(record) + "\n")
+    sink.flush()
+
+
+def local_confidence(record: dict[str, Any]) -> float:
+    """The cascade's confidence in a local solution: its lowest token log-probability."""
+    values = [
+        s["signals"]["min_logprob"]
+        for s in record.get("trajectory", [])
+        if "min_logprob" in s["signals"]
+    ]
+    return min(values) if values else -math.inf
+
+
+def cascade_escalations(
+    candidates: Sequence[tuple[str, float, int]], target_tokens: float
+) -> set[str]:
+    """The items a cascade escalates: least confident first, while the cloud output
+    tokens spent stay nearest to `target_tokens`."""
+    chosen: set[str] = set()
+    spent = 0
+    for item, _, tokens in sorted(candidates, key=lambda c: c[1]):
+        if abs(spent + tokens - target_tokens) > abs(spent - target_tokens):
+            break
+        chosen.add(item)
+        spent += tokens
+    return chosen
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (the embedded models run in it)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -1,0 +1,271 @@
+"""The summary of a benchmark: one row per system, as a table and as the frontier plot."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from adaswitch_graph.bench import item_records
+
+PRICES: dict[str, tuple[float, float]] = {
+    "embedded:qwen2.5-coder-0.5b": (0.0, 0.0),
+    # The stand-in for a hosted model is priced like one (gpt-4o-mini's list price),
+    # so the cost column reads as a cloud bill would.
+    "embedded:qwen2.5-coder-1.5b": (0.15, 0.60),
+}
+"""USD per million (input, output) tokens; models not listed cost nothing."""
+
+
+@dataclass(frozen=True)
+class Row:
+    system: str
+    kind: str
+    sweep: str | None
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    cloud_calls: float
+    """Per question."""
+    cloud_step_rate: float
+    """Share of the steps the cloud wrote."""
+    cloud_output_share: float | None
+    """Cloud output tokens as a share of the cloud-alone run's (None without it)."""
+    local_tokens: float
+    """Local input + output tokens per question."""
+    cloud_tokens: float
+    """Cloud input + output tokens per question."""
+    cost_per_1k: float
+    """USD per 1000 questions."""
+    items_per_min: float | None
+    gap_recovered: float | None
+    reused: float
+    """Share of the model calls answered from another system's identical call (items/min
+    is then faster than the system alone would run)."""
+    errors: int
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(
+    records: Sequence[Mapping[str, Any]],
+    cloud_model: str = "",
+    local_model: str = "",
+    prices: Mapping[str, tuple[float, float]] | None = None,
+) -> list[Row]:
+    """One row per system, over the items every system finished (so rows compare)."""
+    table = {**PRICES, **(prices or {})}
+    local_price = table.get(local_model, (0.0, 0.0))
+    cloud_price = table.get(cloud_model, (0.0, 0.0))
+    by_system: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for record in item_records(records):  # type: ignore[arg-type]
+        by_system[record["system"]].append(record)
+    if not by_system:
+        return []
+    common = set.intersection(*({r["item"] for r in rs} for rs in by_system.values()))
+    speed = _items_per_min(records)
+    rows = []
+    for system, all_records in by_system.items():
+        rs = [r for r in all_records if r["item"] in common]
+        n = len(rs)
+        correct = sum(bool(r["correct"]) for r in rs)
+        steps = sum(r.get("steps", 0) for r in rs)
+        cloud_steps = sum(_cloud_steps(r) for r in rs)
+        cost = sum(_price(local_price, r, "local") + _price(cloud_price, r, "cloud") for r in rs)
+        low, high = wilson(correct, n)
+        rows.append(
+            Row(
+                system=system,
+                kind=r_kind(rs),
+                sweep=rs[0].get("sweep") if rs else None,
+                n=n,
+                accuracy=correct / n if n else 0.0,
+                ci_low=low,
+                ci_high=high,
+                cloud_calls=_mean(rs, "cloud_calls"),
+                cloud_step_rate=cloud_steps / steps if steps else 0.0,
+                cloud_output_share=None,
+                local_tokens=_mean(rs, "local_input_tokens") + _mean(rs, "local_output_tokens"),
+                cloud_tokens=_mean(rs, "cloud_input_tokens") + _mean(rs, "cloud_output_tokens"),
+                cost_per_1k=1000 * cost / n if n else 0.0,
+                items_per_min=speed.get(system),
+                gap_recovered=None,
+                reused=_reused(rs),
+                errors=sum(1 for r in rs if r.get("error")),
+            )
+        )
+    return _relative(rows, by_system, common)
+
+
+def _cloud_steps(record: Mapping[str, Any]) -> int:
+    if record.get("kind") == "cloud" or record.get("escalated"):
+        return int(record.get("steps", 0))
+    return sum(1 for s in record.get("trajectory", []) if s["author"] == "cloud")
+
+
+def r_kind(records: Sequence[Mapping[str, Any]]) -> str:
+    return str(records[0].get("kind", "")) if records else ""
+
+
+def _relative(
+    rows: list[Row], by_system: Mapping[str, Sequence[Mapping[str, Any]]], common: set[str]
+) -> list[Row]:
+    """Fill in the columns measured against the local-alone and cloud-alone rows."""
+    kinds = {row.kind: row for row in rows}
+    local, cloud = kinds.get("local"), kinds.get("cloud")
+    cloud_out = (
+        sum(r["cloud_output_tokens"] for r in by_system[cloud.system] if r["item"] in common)
+        if cloud
+        else 0
+    )
+    out = []
+    for row in rows:
+        share = None
+        if cloud_out:
+            mine = sum(
+                r["cloud_output_tokens"] for r in by_system[row.system] if r["item"] in common
+            )
+            share = mine / cloud_out
+        gap = None
+        if local and cloud and cloud.accuracy != local.accuracy:
+            gap = (row.accuracy - local.accuracy) / (cloud.accuracy - local.accuracy)
+        out.append(replace(row, cloud_output_share=share, gap_recovered=gap))
+    return out
+
+
+def _reused(records: Sequence[Mapping[str, Any]]) -> float:
+    calls = sum(r.get("local_calls", 0) + r.get("cloud_calls", 0) for r in records)
+    return sum(r.get("cached_calls", 0) for r in records) / calls if calls else 0.0
+
+
+def _mean(records: Sequence[Mapping[str, Any]], field: str) -> float:
+    return sum(float(r.get(field, 0)) for r in records) / len(records) if records else 0.0
+
+
+def _price(price: tuple[float, float], record: Mapping[str, Any], role: str) -> float:
+    tokens_in = float(record.get(f"{role}_input_tokens", 0))
+    tokens_out = float(record.get(f"{role}_output_tokens", 0))
+    return (price[0] * tokens_in + price[1] * tokens_out) / 1e6
+
+
+def _items_per_min(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Items per minute of wall time, from the systems' run records (all sessions of a
+    resumed run together)."""
+    items: dict[str, int] = defaultdict(int)
+    seconds: dict[str, float] = defaultdict(float)
+    for record in records:
+        if record.get("meta"):
+            items[record["system"]] += record["items_run"]
+            seconds[record["system"]] += record["elapsed_s"]
+    return {s: 60 * items[s] / seconds[s] for s in items if seconds[s] > 0}
+
+
+COLUMNS = (
+    "system",
+    "n",
+    "accuracy (95% CI)",
+    "gap recovered",
+    "cloud calls/q",
+    "cloud steps",
+    "cloud out tok. vs cloud alone",
+    "local tok./q",
+    "cloud tok./q",
+    "$/1k q",
+    "items/min",
+    "calls reused",
+    "errors",
+)
+
+
+def row_cells(row: Row) -> list[str]:
+    return [
+        row.system,
+        str(row.n),
+        f"{row.accuracy:.1%} ({row.ci_low:.1%} to {row.ci_high:.1%})",
+        "-" if row.gap_recovered is None else f"{row.gap_recovered:.0%}",
+        f"{row.cloud_calls:.2f}",
+        f"{row.cloud_step_rate:.0%}",
+        "-" if row.cloud_output_share is None else f"{row.cloud_output_share:.0%}",
+        f"{row.local_tokens:.0f}",
+        f"{row.cloud_tokens:.0f}",
+        f"{row.cost_per_1k:.3f}",
+        "-" if row.items_per_min is None else f"{row.items_per_min:.1f}",
+        f"{row.reused:.0%}",
+        str(row.errors),
+    ]
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row_cells(row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_frontier(rows: Sequence[Row], path: str | Path, title: str = "") -> Path:
+    """Accuracy against the cloud's output tokens (as % of cloud alone), one point per
+    system, each sweep drawn as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    points = [r for r in rows if r.cloud_output_share is not None]
+    sweeps: dict[str, list[Row]] = defaultdict(list)
+    for row in points:
+        if row.sweep:
+            sweeps[row.sweep].append(row)
+    for sweep, members in sweeps.items():
+        members.sort(key=lambda r: r.cloud_output_share or 0.0)
+        ax.plot(
+            [100 * (r.cloud_output_share or 0.0) for r in members],
+            [100 * r.accuracy for r in members],
+            "-",
+            alpha=0.6,
+            label=f"{sweep} sweep",
+        )
+    for row in points:
+        x, y = 100 * (row.cloud_output_share or 0.0), 100 * row.accuracy
+        ax.errorbar(
+            x,
+            y,
+            yerr=[[100 * (row.accuracy - row.ci_low)], [100 * (row.ci_high - row.accuracy)]],
+            fmt="o",
+            capsize=3,
+            alpha=0.8,
+        )
+        ax.annotate(row.system, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xlabel("cloud output tokens, % of the cloud-alone run")
+    ax.set_ylabel("accuracy, %")
+    ax.set_title(title or "quality/cost frontier")
+    ax.grid(alpha=0.3)
+    if sweeps:
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    target = Path(path)
+    fig.savefig(target)
+    plt.close(fig)
+    return target
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Area under the ROC curve of `scores` for `labels` (ties count half); None when
+    one class is missing."""
+    positives = [s for s, y in zip(scores, labels, strict=True) if y]
+    negatives = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not positives or not negatives:
+        return None
+    wins = sum((p > q) + 0.5 * (p == q) for p in positives for q in negatives)
+    return wins / (len(positives) * len(negatives))

@@ -1,0 +1,53 @@
+"""`adaswitch bench` end to end on the real bundled models: three items, every system."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from adaswitch_graph.bench import read_records
+from tests.integration.test_real_models import cli
+
+ITEMS = [
+    {
+        "question": "Tom has 3 apples and buys 5 more. How many apples does he have now?",
+        "answer": "#### 8",
+    },
+    {"question": "A box holds 6 eggs. How many eggs are in 4 boxes?", "answer": "#### 24"},
+    {"question": "Is the sun a star?", "answer": "yes"},
+]
+SYSTEMS = "local,cloud,selfverify:0.3,random,cascade,oracle"
+
+
+def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(i) + "\n" for i in ITEMS))
+    out = tmp_path / "run.jsonl"
+    args = (
+        "bench", "--data", str(data), "--systems", SYSTEMS,
+        "--cloud", "embedded:smollm2-135m", "--max-steps", "4",
+        "--concurrency", "3", "--out", str(out),
+    )  # fmt: skip
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    records = read_records(out)
+    items = [r for r in records if not r.get("meta")]
+    assert len(items) == 6 * 3
+    assert not [r for r in items if r["error"]], [r["error"] for r in items if r["error"]]
+    local = [r for r in items if r["system"] == "local"]
+    assert all(r["cloud_calls"] == 0 and r["local_output_tokens"] > 0 for r in local)
+    # The real model's token log-probabilities reached the verifier of every step.
+    assert all(s["error_probability"] is not None for r in local for s in r["trajectory"])
+    cloud = [r for r in items if r["system"] == "cloud"]
+    assert all(r["local_calls"] == 0 and r["cloud_output_tokens"] > 0 for r in cloud)
+    for name in ("local", "cloud", "selfverify:0.3", "random", "cascade", "oracle"):
+        assert name in done.stdout
+    assert "peak RSS" in done.stdout
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "| local | 3 |" in out.with_suffix(".md").read_text()
+
+    # A second run finds everything done: no item is run again.
+    runs_before = len([r for r in records if r.get("meta")])
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert len([r for r in read_records(out) if r.get("meta")]) == runs_before

@@ -1,0 +1,204 @@
+"""The benchmark runner with scripted fake models: systems, records, resume, reuse."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage
+
+from adaswitch_graph.bench import (
+    BenchSetup,
+    System,
+    arun_bench,
+    cascade_escalations,
+    parse_sweep,
+    parse_system,
+    read_records,
+    run_bench,
+)
+from adaswitch_graph.datasets import Item
+from adaswitch_graph.errors import AdaSwitchError
+from adaswitch_graph.policies import RandomPolicy, SelfVerifyPolicy
+from tests.conftest import TEST_VERIFIER
+from tests.fakes import CONFIDENT, UNSURE, ScriptedChatModel, asked_step, reply
+
+ITEMS = [Item(f"q{a}", f"What is {a} plus 10?", str(a + 10), "number") for a in range(1, 7)]
+"""Local gets the odd ones wrong (and is unsure of them); the cloud gets all right."""
+
+
+def quiz_model(role: str, fail_on: str | None = None) -> ScriptedChatModel:
+    """A fake that answers "What is A plus 10?" in one step: the cloud always right,
+    the local model off by one, with a low-confidence token, when A is odd."""
+
+    def respond(messages: list[BaseMessage], _: int) -> AIMessage | str:
+        prompt = "\n".join(m.text for m in messages)
+        a = int(re.search(r"What is (\d+) plus 10", prompt)[1])  # type: ignore[index]
+        if fail_on and f"What is {fail_on} plus" in prompt:
+            raise RuntimeError("server went away")
+        if "Give only the final answer" in prompt:
+            return "Answer: 0"
+        index = asked_step(messages)
+        if index > 1:
+            return ""
+        wrong = role == "local" and a % 2 == 1
+        total = a + 10 + (1 if wrong else 0)
+        return reply(
+            f"Step 1: {a} + 10 = {total}\nAnswer: {total}",
+            min_logprob=UNSURE if wrong else CONFIDENT,
+            output_tokens=10,
+        )
+
+    return ScriptedChatModel(respond=respond)
+
+
+def setup(**kwargs: Any) -> BenchSetup:
+    kwargs.setdefault("reuse", False)
+    return BenchSetup(
+        local=kwargs.pop("local", quiz_model("local")),
+        cloud=kwargs.pop("cloud", quiz_model("cloud")),
+        verifier=TEST_VERIFIER,
+        concurrency=2,
+        **kwargs,
+    )
+
+
+def by_system(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if not record.get("meta"):
+            grouped.setdefault(record["system"], []).append(record)
+    return grouped
+
+
+def accuracy(records: list[dict[str, Any]]) -> float:
+    return sum(r["correct"] for r in records) / len(records)
+
+
+def test_every_system_runs_on_the_same_items(tmp_path: Path) -> None:
+    systems = [
+        parse_system(s) for s in ["local", "cloud", "selfverify:0.5", "random", "cascade", "oracle"]
+    ]
+    records = by_system(run_bench(ITEMS, systems, tmp_path / "r.jsonl", setup()))
+    assert {s: len(rs) for s, rs in records.items()} == {s.name: 6 for s in systems}
+    assert accuracy(records["local"]) == 0.5
+    assert accuracy(records["cloud"]) == 1.0
+    # Self-verification flags exactly the unsure (wrong) steps: 3 cloud calls, all fixed.
+    assert accuracy(records["selfverify:0.5"]) == 1.0
+    assert sum(r["cloud_calls"] for r in records["selfverify:0.5"]) == 3
+    # Random switching runs at the rate self-verification used: half of the steps.
+    assert {r["rate"] for r in records["random"]} == {0.5}
+    # The cascade escalates the least confident questions up to the same cloud spend,
+    # which here are exactly the wrong ones: it matches the oracle.
+    escalated = {r["item"] for r in records["cascade"] if r["escalated"]}
+    assert escalated == {"q1", "q3", "q5"}
+    assert accuracy(records["cascade"]) == accuracy(records["oracle"]) == 1.0
+    cloud = {r["item"]: r for r in records["cloud"]}
+    for r in records["cascade"]:
+        expected = cloud[r["item"]]["cloud_output_tokens"] if r["escalated"] else 0
+        assert r["cloud_output_tokens"] == expected
+        assert r["local_output_tokens"] > 0  # local answered every question first
+
+
+def test_the_cloud_alone_is_charged_as_cloud(tmp_path: Path) -> None:
+    records = by_system(
+        run_bench(ITEMS[:2], [System("cloud", "cloud")], tmp_path / "r.jsonl", setup())
+    )
+    for r in records["cloud"]:
+        assert r["local_calls"] == 0 and r["local_output_tokens"] == 0
+        assert r["cloud_calls"] == 1 and r["cloud_output_tokens"] == 10
+
+
+def test_a_rerun_resumes_and_retries_only_what_failed(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    broken = quiz_model("local", fail_on="3")
+    run_bench(ITEMS, [System("local", "local")], out, setup(local=broken))
+    first = by_system(read_records(out))["local"]
+    failed = [r for r in first if r["error"]]
+    assert [r["item"] for r in failed] == ["q3"]
+    assert "server went away" in failed[0]["error"] and not failed[0]["correct"]
+    # Simulate an interruption: the last record was cut mid-line.
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:4]) + "\n" + lines[4][:20])
+    fixed = quiz_model("local")
+    records = by_system(run_bench(ITEMS, [System("local", "local")], out, setup(local=fixed)))
+    assert sorted(r["item"] for r in records["local"]) == [i.id for i in ITEMS]
+    assert not any(r["error"] for r in records["local"])
+    finished_before = {json.loads(line)["item"] for line in lines[:4] if "meta" not in line}
+    asked = {re.search(r"What is (\d+)", c["messages"][-1].text)[1] for c in fixed.calls}  # type: ignore[index]
+    assert {f"q{a}" for a in asked} == {i.id for i in ITEMS} - (finished_before - {"q3"})
+
+
+def test_a_sweep_reuses_the_calls_systems_share(tmp_path: Path) -> None:
+    local, cloud = quiz_model("local"), quiz_model("cloud")
+    systems = [System("local", "local"), *parse_sweep("selfverify:0.5,0.9")]
+    records = by_system(
+        run_bench(ITEMS, systems, tmp_path / "r.jsonl", setup(local=local, cloud=cloud, reuse=True))
+    )
+    # Every local draft is the same in all three systems, so it is made once...
+    assert len(local.calls) == len(ITEMS)
+    # ...yet every system is charged for it.
+    for system in ("local", "selfverify:0.5", "selfverify:0.9"):
+        assert all(r["local_calls"] == 1 for r in records[system])
+    assert all(r["cached_calls"] >= 1 for r in records["selfverify:0.9"])
+    assert {r["sweep"] for r in records["selfverify:0.5"]} == {"selfverify"}
+
+
+async def test_the_bench_is_async_and_honours_concurrency(tmp_path: Path) -> None:
+    records = await arun_bench(ITEMS, [System("local", "local")], tmp_path / "r.jsonl", setup())
+    meta = [r for r in records if r.get("meta")]
+    assert meta[0]["items_run"] == 6 and meta[0]["concurrency"] == 2
+    assert meta[0]["peak_rss_mb"] > 0
+
+
+def test_system_specs() -> None:
+    assert parse_system("local") == System("local", "local")
+    sv = parse_system("selfverify:0.3")
+    assert sv.kind == "adaswitch" and sv.policy == SelfVerifyPolicy(0.3)
+    assert parse_system("random:0.2").policy == RandomPolicy(0.2)
+    assert [s.name for s in parse_sweep("selfverify:0.1, 0.2")] == [
+        "selfverify:0.1",
+        "selfverify:0.2",
+    ]
+    with pytest.raises(ValueError, match="POLICY:T1,T2"):
+        parse_sweep("selfverify")
+    with pytest.raises(ValueError, match="unknown policy spec"):
+        parse_system("smart")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ([], "no systems"),
+        (["local", "local"], "listed twice"),
+        (["local", "cloud", "random"], "match the spend of an AdaSwitch system"),
+        (["local", "oracle"], "list both"),
+    ],
+)
+def test_bad_system_lists_are_refused(tmp_path: Path, names: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_bench(ITEMS, [parse_system(n) for n in names], tmp_path / "r.jsonl", setup())
+
+
+def test_match_must_name_a_system(tmp_path: Path) -> None:
+    systems = [parse_system(n) for n in ("local", "selfverify:0.5", "random")]
+    with pytest.raises(ValueError, match=r"--match .selfverify:0\.4. is not one"):
+        run_bench(ITEMS, systems, tmp_path / "r.jsonl", setup(match="selfverify:0.4"))
+
+
+def test_random_needs_finished_items_to_match(tmp_path: Path) -> None:
+    broken = quiz_model("local", fail_on="1")
+    systems = [parse_system(n) for n in ("selfverify:0.5", "random")]
+    with pytest.raises(AdaSwitchError, match="no finished items"):
+        run_bench(ITEMS[:1], systems, tmp_path / "r.jsonl", setup(local=broken))
+
+
+def test_cascade_spends_nearest_the_target() -> None:
+    candidates = [("a", -5.0, 100), ("b", -1.0, 100), ("c", -3.0, 100), ("d", -0.1, 100)]
+    assert cascade_escalations(candidates, 0) == set()
+    assert cascade_escalations(candidates, 140) == {"a"}
+    assert cascade_escalations(candidates, 160) == {"a", "c"}
+    assert cascade_escalations(candidates, 1000) == {"a", "b", "c", "d"}

@@ -1,0 +1,116 @@
+"""The summary arithmetic, the Markdown table and the frontier plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adaswitch_graph.report import auroc, markdown_table, plot_frontier, summarize, wilson
+
+
+def record(system: str, kind: str, item: int, correct: bool, **usage: int) -> dict[str, Any]:
+    fields = {
+        f"{role}_{name}": 0
+        for role in ("local", "cloud")
+        for name in ("calls", "input_tokens", "output_tokens", "input_chars", "output_chars")
+    }
+    fields.update(usage)
+    return {
+        "system": system,
+        "kind": kind,
+        "sweep": "selfverify" if kind == "adaswitch" else None,
+        "item": f"q{item}",
+        "correct": correct,
+        "steps": 2,
+        "trajectory": [],
+        "error": None,
+        **fields,
+    }
+
+
+def records() -> list[dict[str, Any]]:
+    rs = []
+    for i in range(10):
+        rs.append(
+            record("local", "local", i, i < 2, local_input_tokens=100, local_output_tokens=50)
+        )
+        rs.append(
+            record(
+                "cloud",
+                "cloud",
+                i,
+                i < 8,
+                cloud_calls=2,
+                cloud_output_tokens=40,
+                cloud_input_tokens=200,
+            )
+        )
+        rs.append(
+            record(
+                "selfverify:0.3",
+                "adaswitch",
+                i,
+                i < 5,
+                local_output_tokens=50,
+                cloud_calls=1 if i < 4 else 0,
+                cloud_output_tokens=10 if i < 4 else 0,
+            )
+        )
+    rs.append({"meta": True, "system": "local", "items_run": 10, "elapsed_s": 30.0})
+    rs.append({"meta": True, "system": "local", "items_run": 0, "elapsed_s": 0.0})
+    # An item only one system finished is left out of every row.
+    rs.append(record("local", "local", 99, True))
+    return rs
+
+
+def test_summary_arithmetic() -> None:
+    rows = {r.system: r for r in summarize(records(), cloud_model="c", prices={"c": (1.0, 2.0)})}
+    local, cloud, sv = rows["local"], rows["cloud"], rows["selfverify:0.3"]
+    assert (local.n, cloud.n, sv.n) == (10, 10, 10)
+    assert (local.accuracy, cloud.accuracy, sv.accuracy) == (0.2, 0.8, 0.5)
+    assert sv.gap_recovered == pytest.approx((0.5 - 0.2) / (0.8 - 0.2))
+    assert (local.gap_recovered, cloud.gap_recovered) == (0.0, 1.0)
+    # 4 calls x 10 tokens against 10 items x 40 tokens.
+    assert sv.cloud_output_share == pytest.approx(40 / 400)
+    assert sv.cloud_calls == pytest.approx(0.4)
+    assert local.local_tokens == 150 and cloud.cloud_tokens == 240
+    assert cloud.cloud_step_rate == 1.0
+    # USD per 1000 questions: (200 * 1 + 40 * 2) / 1e6 per question.
+    assert cloud.cost_per_1k == pytest.approx(1000 * 280 / 1e6)
+    assert local.cost_per_1k == 0.0
+    assert local.items_per_min == pytest.approx(20.0)
+    assert sv.items_per_min is None
+    low, high = wilson(5, 10)
+    assert (sv.ci_low, sv.ci_high) == (low, high)
+
+
+def test_wilson_interval() -> None:
+    low, high = wilson(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-3) and high == pytest.approx(0.5962, abs=1e-3)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+    assert wilson(0, 0) == (0.0, 0.0)
+
+
+def test_no_gap_without_a_gap() -> None:
+    same = [r for r in records() if r["system"] != "cloud"]
+    rows = summarize(same)
+    assert all(r.gap_recovered is None and r.cloud_output_share is None for r in rows)
+
+
+def test_auroc() -> None:
+    assert auroc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
+    assert auroc([0.1, 0.2, 0.9, 0.8], [True, True, False, False]) == 0.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    assert auroc([0.5], [True]) is None
+
+
+def test_markdown_and_plot(tmp_path: Path) -> None:
+    rows = summarize(records())
+    table = markdown_table(rows).splitlines()
+    assert table[0].startswith("| system | n | accuracy (95% CI) | gap recovered |")
+    assert len(table) == 2 + 3
+    assert "| selfverify:0.3 | 10 | 50.0% (23.7% to 76.3%) | 50% |" in table[4]
+    png = plot_frontier(rows, tmp_path / "f.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
