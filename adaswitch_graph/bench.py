@@ -38,7 +38,13 @@ from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph
 from adaswitch_graph.models import resolve_model
-from adaswitch_graph.policies import AlwaysLocal, Policy, RandomPolicy, parse_policy
+from adaswitch_graph.policies import (
+    AlwaysLocal,
+    Policy,
+    RandomPolicy,
+    SelfVerifyPolicy,
+    parse_policy,
+)
 from adaswitch_graph.scoring import score
 from adaswitch_graph.state import USAGE_FIELDS, Usage
 from adaswitch_graph.verifier import Verifier
@@ -285,6 +291,8 @@ async def _run_item(
     }
     if isinstance(policy, RandomPolicy):
         record["rate"] = policy.rate
+    if isinstance(policy, SelfVerifyPolicy):
+        record["threshold"] = policy.threshold
     try:
         result = await compiled.ainvoke({"messages": [("user", item.question)]})
     except Exception as exc:  # one bad item must not end the benchmark

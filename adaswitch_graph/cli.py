@@ -22,6 +22,7 @@ from adaswitch_graph.models import resolve_model
 from adaswitch_graph.nodes.prepare import question_from_messages
 from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
 from adaswitch_graph.state import Usage
+from adaswitch_graph.trace import TraceWriter
 from adaswitch_graph.verifier import Verifier
 
 app = typer.Typer(
@@ -31,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -60,6 +61,9 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON result instead of the live view.")
     ] = False,
+    trace: Annotated[
+        Path | None, typer.Option(help="Append the run's events to this JSONL trace file.")
+    ] = None,
 ) -> None:
     """Solve QUESTION, showing each step as it is produced."""
     try:
@@ -77,7 +81,8 @@ def ask(
             max_steps=max_steps,
             judge=judge,
         ).compile()
-        result = _run(graph, question, live=not as_json)
+        callbacks = [TraceWriter(trace)] if trace else []
+        result = _run(graph, question, live=not as_json, config={"callbacks": callbacks})
     except (AdaSwitchError, ValueError) as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
@@ -95,13 +100,13 @@ def ask(
     console.print(usage_table(result["usage"]))
 
 
-def _run(graph: Any, question: str, live: bool) -> dict[str, Any]:
+def _run(graph: Any, question: str, live: bool, config: dict[str, Any]) -> dict[str, Any]:
     inputs = {"messages": [("user", question)]}
     if not live:
-        return dict(graph.invoke(inputs))
+        return dict(graph.invoke(inputs, config))
     result: dict[str, Any] = {}
     with console.status("local model is thinking...") as status:
-        for mode, chunk in graph.stream(inputs, stream_mode=["custom", "values"]):
+        for mode, chunk in graph.stream(inputs, config, stream_mode=["custom", "values"]):
             if mode == "values":
                 result = chunk
                 continue
@@ -360,3 +365,71 @@ def graph() -> None:
     placeholder = GenericFakeChatModel(messages=iter(()))
     builder = create_adaswitch_graph(placeholder, placeholder)
     typer.echo(builder.compile().get_graph().draw_mermaid())
+
+
+trace_app = typer.Typer(help="Look at trace files and bench results.", no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
+
+
+@trace_app.command("view")
+def trace_view(
+    file: Annotated[Path, typer.Argument(help="A trace (ask --trace) or bench results JSONL.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="The HTML file (default FILE.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page showing FILE."""
+    from adaswitch_graph.bench import read_records
+    from adaswitch_graph.trace import read_trace
+    from adaswitch_graph.viewer import bench_html, trace_html
+
+    target = output or file.with_suffix(".html")
+    try:
+        kind = _file_kind(file)
+        if kind == "bench":
+            page = bench_html(read_records(file), title=file.name)
+        else:
+            page = trace_html(read_trace(file), title=file.name)
+    except (AdaSwitchError, ValueError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    target.write_text(page, encoding="utf-8")
+    console.print(f"wrote {target}")
+
+
+@trace_app.command("mermaid")
+def trace_mermaid_command(
+    file: Annotated[Path, typer.Argument(help="A trace file (ask --trace).")],
+    run: Annotated[int, typer.Option(min=1, help="Which run of the file (1 = first).")] = 1,
+) -> None:
+    """Print a run's executed path as a Mermaid flowchart."""
+    from adaswitch_graph.trace import read_trace
+    from adaswitch_graph.viewer import trace_mermaid
+
+    try:
+        if _file_kind(file) != "trace":
+            raise AdaSwitchError(f"{file} holds bench results, not a trace; use `trace view`")
+        runs = read_trace(file)
+        if not 1 <= run <= len(runs):
+            raise AdaSwitchError(f"{file} holds {len(runs)} run(s); --run {run} is not one")
+    except (AdaSwitchError, ValueError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    typer.echo(trace_mermaid(runs[run - 1]), nl=False)
+
+
+def _file_kind(file: Path) -> str:
+    """ "trace" or "bench", from the first record of the file."""
+    if not file.is_file():
+        raise AdaSwitchError(f"{file} does not exist")
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:
+            first = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(first, dict) and "event" in first:
+            return "trace"
+        if isinstance(first, dict) and "system" in first:
+            return "bench"
+        break
+    raise AdaSwitchError(f"{file} is neither a trace (ask --trace) nor bench results")

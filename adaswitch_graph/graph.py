@@ -21,9 +21,9 @@ from adaswitch_graph.nodes import (
     build_cloud_assist,
     build_finalize,
     build_local_reason,
+    build_prepare,
     build_self_verify,
     merge,
-    prepare,
 )
 from adaswitch_graph.policies import Policy, SelfVerifyPolicy
 from adaswitch_graph.prompts import AdaSwitchPrompts
@@ -158,7 +158,7 @@ def create_adaswitch_graph(
 
     builder = AdaSwitchGraph(schema)
     builder.recursion_limit = SUPERSTEPS_PER_STEP * max_steps + 5
-    builder.add_node(PREPARE, prepare)
+    builder.add_node(PREPARE, build_prepare(ctx))
     builder.add_node(LOCAL_REASON, build_local_reason(ctx))
     builder.add_node(SELF_VERIFY, build_self_verify(ctx))
     builder.add_node(CLOUD_ASSIST, build_cloud_assist(ctx))

@@ -146,6 +146,16 @@ def _unwrap(model: Any) -> Any:
     return model
 
 
+def model_label(model: LanguageModelLike) -> str:
+    """A short name of a model for traces and reports."""
+    inner = _unwrap(model)
+    for name in ("model_name", "model", "model_id"):
+        value = getattr(inner, name, None)
+        if isinstance(value, str) and value:
+            return f"{type(inner).__name__}:{value}"
+    return type(inner).__name__
+
+
 def supports_prefill(model: LanguageModelLike) -> bool:
     """Whether the backend continues a trailing assistant message instead of answering
     it: llama.cpp and vLLM servers behind ChatOpenAI with a custom base URL, and Ollama.

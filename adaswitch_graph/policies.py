@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from adaswitch_graph.state import Decision, Step
 
@@ -95,6 +95,26 @@ class RandomPolicy:
         key = f"{self.seed}\x00{view.question}\x00{view.step['index']}".encode()
         draw = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
         return "cloud" if draw < self.rate else "accept"
+
+
+KNOWN_POLICIES: dict[str, type] = {
+    cls.__name__: cls for cls in (SelfVerifyPolicy, AlwaysLocal, AlwaysCloud, RandomPolicy)
+}
+
+
+def describe_policy(policy: Policy) -> dict[str, Any]:
+    """The policy's class and settings, as a trace records them."""
+    settings: dict[str, Any] = {}
+    if is_dataclass(policy) and not isinstance(policy, type):
+        settings = asdict(policy)
+    return {"type": type(policy).__name__, **settings}
+
+
+def policy_from_description(description: dict[str, Any]) -> Policy | None:
+    """The policy a trace describes, when it is one of ours (None for a user's own)."""
+    settings: dict[str, Any] = dict(description)
+    cls = KNOWN_POLICIES.get(settings.pop("type", ""))
+    return cls(**settings) if cls is not None else None
 
 
 def parse_policy(spec: str) -> Policy:

@@ -42,6 +42,19 @@ def reply(
     )
 
 
+GOOD_RUN = [
+    reply("Step 1: In May she sold 48 / 2 = 24 clips."),
+    reply("Step 2: Altogether 48 + 24 = 72 clips.\nAnswer: 72"),
+]
+SHAKY_RUN = [
+    reply("Step 1: In May she sold 48 / 2 = 24 clips."),
+    reply("Step 2: Altogether 48 + 24 = 62 clips.", min_logprob=UNSURE),
+    reply("Step 3: So she sold 96 clips.", min_logprob=UNSURE),
+    reply("Step 4: Check done.\nAnswer: 72"),
+]
+"""Step 2 and 3 are doubted (low token confidence); the cloud is asked for both."""
+
+
 class ScriptedChatModel(GenericFakeChatModel):
     """A fake chat model whose reply is computed from the messages it receives.
 

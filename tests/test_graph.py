@@ -21,24 +21,14 @@ from adaswitch_graph import (
 from adaswitch_graph.errors import InvalidQuestionError
 from tests.conftest import TEST_VERIFIER, ask
 from tests.fakes import (
-    UNSURE,
+    GOOD_RUN,
+    SHAKY_RUN,
     ScriptedChatModel,
     asked_step,
     reply,
     scripted_cloud,
     scripted_local,
 )
-
-GOOD_RUN = [
-    reply("Step 1: In May she sold 48 / 2 = 24 clips."),
-    reply("Step 2: Altogether 48 + 24 = 72 clips.\nAnswer: 72"),
-]
-SHAKY_RUN = [
-    reply("Step 1: In May she sold 48 / 2 = 24 clips."),
-    reply("Step 2: Altogether 48 + 24 = 62 clips.", min_logprob=UNSURE),
-    reply("Step 3: So she sold 96 clips.", min_logprob=UNSURE),
-    reply("Step 4: Check done.\nAnswer: 72"),
-]
 
 
 def test_confident_run_never_calls_the_cloud(build: Any) -> None:
@@ -133,7 +123,7 @@ async def test_async_and_sync_agree(build: Any) -> None:
     for key in ("final_answer", "steps", "usage"):
         assert sync[key] == async_[key]
     events = [e async for _, e in graph.astream(ask(), stream_mode=["custom"])]
-    assert [e["event"] for e in events][:3] == ["drafted", "verified", "merged"]
+    assert [e["event"] for e in events][:4] == ["started", "drafted", "verified", "merged"]
 
 
 def test_stream_emits_each_stage(build: Any) -> None:
@@ -141,6 +131,7 @@ def test_stream_emits_each_stage(build: Any) -> None:
     chunks = list(graph.stream(ask(), stream_mode=["updates", "custom"]))
     events = [c["event"] for mode, c in chunks if mode == "custom"]
     assert events == [
+        "started",
         "drafted", "verified", "merged",
         "drafted", "verified", "flagged", "assisted", "merged",
         "drafted", "verified", "flagged", "assisted", "merged",

@@ -5,7 +5,7 @@ from adaswitch_graph.nodes.cloud_assist import CLOUD_ASSIST, build_cloud_assist
 from adaswitch_graph.nodes.finalize import FINALIZE, build_finalize
 from adaswitch_graph.nodes.local_reason import LOCAL_REASON, build_local_reason
 from adaswitch_graph.nodes.merge import MERGE, merge
-from adaswitch_graph.nodes.prepare import PREPARE, prepare
+from adaswitch_graph.nodes.prepare import PREPARE, build_prepare
 from adaswitch_graph.nodes.self_verify import SELF_VERIFY, build_self_verify
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
     "build_cloud_assist",
     "build_finalize",
     "build_local_reason",
+    "build_prepare",
     "build_self_verify",
     "merge",
-    "prepare",
 ]

@@ -69,7 +69,8 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             text=step["text"],
             assisted=step["assisted"],
             cloud_error=step.get("cloud_error"),
-            sent=[m.text for m in reply.request.messages],
+            sent=[{"role": m.type, "content": m.text} for m in reply.request.messages],
+            stop=reply.request.stop,
             usage=reply.usage,
             latency_s=reply.latency_s,
         )

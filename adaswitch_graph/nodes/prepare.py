@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableLambda
 from langgraph.types import Overwrite
 
+from adaswitch_graph.context import GraphContext
 from adaswitch_graph.errors import InvalidQuestionError
+from adaswitch_graph.events import emit
+from adaswitch_graph.models import model_label
+from adaswitch_graph.policies import describe_policy
 from adaswitch_graph.state import AdaSwitchState
 
 PREPARE = "prepare"
@@ -38,12 +44,27 @@ def question_from_messages(messages: Sequence[BaseMessage]) -> str:
     return question
 
 
-def prepare(state: AdaSwitchState) -> dict[str, Any]:
-    return {
-        "question": question_from_messages(state["messages"]),
-        # A new question on a checkpointed thread starts a new trajectory and ledger.
-        "steps": Overwrite([]),
-        "usage": Overwrite({}),
-        "draft": None,
-        "final_answer": None,
-    }
+def build_prepare(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+    def prepare(state: AdaSwitchState) -> dict[str, Any]:
+        question = question_from_messages(state["messages"])
+        emit(
+            "started",
+            question=question,
+            local_model=model_label(ctx.local),
+            cloud_model=model_label(ctx.cloud),
+            policy=describe_policy(ctx.policy),
+            verifier=ctx.verifier.to_dict(),
+            budget=asdict(ctx.budget),
+            max_steps=ctx.max_steps,
+            judge=ctx.judge,
+        )
+        return {
+            "question": question,
+            # A new question on a checkpointed thread starts a new trajectory and ledger.
+            "steps": Overwrite([]),
+            "usage": Overwrite({}),
+            "draft": None,
+            "final_answer": None,
+        }
+
+    return RunnableLambda(prepare, name=PREPARE)

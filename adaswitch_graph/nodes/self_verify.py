@@ -55,7 +55,7 @@ def build_self_verify(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             steps=state["steps"],
             cloud_calls=spent(usage, "cloud", "calls"),
         )
-        decision = ctx.policy.decide(view)
+        decision = policy_decision = ctx.policy.decide(view)
         if decision not in get_args(Decision):
             raise ValueError(
                 f"{type(ctx.policy).__name__}.decide returned {decision!r}; "
@@ -73,7 +73,12 @@ def build_self_verify(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             index=verified["index"],
             error_probability=verified["error_probability"],
             signals=signals,
+            policy_decision=policy_decision,
             decision=decision,
+            cloud_calls=view.cloud_calls,
+            cloud_output_tokens=spent(usage, "cloud", "output_tokens"),
+            usage=reply.usage if reply is not None else {},
+            latency_s=reply.latency_s if reply is not None else 0.0,
         )
         if verified["flagged"]:
             emit(

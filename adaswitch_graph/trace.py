@@ -1,0 +1,184 @@
+"""Trace files: one JSON event per line, for every stage of every step of a run.
+
+`TraceWriter` is a LangChain callback handler: pass it in the config of any call of the
+graph (`graph.invoke(inputs, {"callbacks": [TraceWriter("run.jsonl")]})`), or of a chain
+that contains it. Each event is written and flushed as it happens, so a run that fails
+midway leaves its trace up to the failure.
+
+The events and what they carry:
+
+- `started`: question, models, policy and its settings, verifier coefficients, budget;
+- `drafted`: the local step, its signals, usage and latency;
+- `verified`: error probability, the policy's decision and the decision after the budget
+  and retry cap, the cloud spend so far;
+- `flagged`, `assisted` (with exactly the messages sent to the cloud, usage, latency),
+  `merged`, `final`.
+
+Every event also has `run` (a number per run in the file) and `t` (seconds since the
+run started). `replay` recomputes every decision of a run from its trace, without models.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from adaswitch_graph.budget import Budget
+from adaswitch_graph.events import CALLBACK_EVENT
+from adaswitch_graph.policies import Policy, StepView, policy_from_description
+from adaswitch_graph.state import Step, empty_usage
+from adaswitch_graph.verifier import Verifier
+
+
+class TraceWriter(BaseCallbackHandler):
+    """Writes the graph's events to a JSONL file (appending: one file can hold many
+    runs) or to an open text stream."""
+
+    def __init__(self, target: str | Path | IO[str]) -> None:
+        self._target = Path(target) if isinstance(target, str | Path) else target
+        self._runs = 0
+        self._started = time.perf_counter()
+
+    def on_custom_event(
+        self,
+        name: str,
+        data: Any,
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if name != CALLBACK_EVENT:
+            return
+        if data.get("event") == "started":
+            self._runs += 1
+            self._started = time.perf_counter()
+        line = {"run": self._runs, "t": round(time.perf_counter() - self._started, 4), **data}
+        text = json.dumps(line, default=str) + "\n"
+        if isinstance(self._target, Path):
+            # Opened per event, so nothing is left unflushed or open when a run dies.
+            with self._target.open("a", encoding="utf-8") as file:
+                file.write(text)
+        else:
+            self._target.write(text)
+            self._target.flush()
+
+
+@dataclass
+class TraceRun:
+    """One run of a trace file."""
+
+    started: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def question(self) -> str:
+        return str(self.started.get("question", ""))
+
+    def of(self, *names: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] in names]
+
+    @property
+    def final_answer(self) -> str | None:
+        finals = self.of("final")
+        return str(finals[-1]["answer"]) if finals else None
+
+
+def read_trace(path: str | Path) -> list[TraceRun]:
+    """The runs of a trace file. A line cut short by a crash is skipped."""
+    runs: dict[int, TraceRun] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(event, dict) or "event" not in event:
+            raise ValueError(
+                f"{path} is not a trace: a line holds no 'event' "
+                "(write traces with TraceWriter or `adaswitch ask --trace`)"
+            )
+        run = event.get("run", 1)
+        if event["event"] == "started":
+            runs[run] = TraceRun(started=event)
+        runs.setdefault(run, TraceRun(started={})).events.append(event)
+    return list(runs.values())
+
+
+@dataclass(frozen=True)
+class Replayed:
+    index: int
+    error_probability: float | None
+    policy_decision: str
+    decision: str
+
+
+def replay(
+    run: TraceRun, policy: Policy | None = None, verifier: Verifier | None = None
+) -> list[Replayed]:
+    """Every decision of the run, recomputed from the recorded signals with the run's
+    own verifier and policy (or the ones given, to ask "what would this policy have
+    done?"). The budget is applied from the recorded cloud spend."""
+    chosen = policy or policy_from_description(run.started.get("policy", {}))
+    if chosen is None:
+        raise ValueError(
+            f"the trace's policy {run.started.get('policy')} is not one of ours; "
+            "pass the policy to replay"
+        )
+    checker = verifier or Verifier.from_dict(run.started["verifier"])
+    budget = Budget(**run.started.get("budget", {}))
+    steps: list[Step] = []
+    drafts = {(e["index"], n): e for n, e in _numbered(run.of("drafted"))}
+    out = []
+    for n, verified in _numbered(run.of("verified")):
+        drafted = drafts.get((verified["index"], n), {})
+        signals = verified["signals"]
+        p = checker.error_probability(signals)
+        step = Step(
+            index=verified["index"],
+            text=drafted.get("text", ""),
+            author="local",
+            draft=drafted.get("text", ""),
+            signals=signals,
+            error_probability=p,
+            decision=None,
+            flagged=False,
+            assisted=False,
+            retried=bool(drafted.get("retry")),
+            final=False,
+        )
+        view = StepView(run.question, step, list(steps), verified["cloud_calls"])
+        wanted = chosen.decide(view)
+        decision = wanted
+        if decision == "retry" and step["retried"]:
+            decision = "cloud"
+        if decision == "cloud" and _exhausted(budget, verified):
+            decision = "accept"
+        out.append(Replayed(step["index"], p, wanted, decision))
+        merged = [m for m in run.of("merged") if m["index"] == step["index"]]
+        if decision != "retry" and merged:
+            steps.append(Step(**{**step, "text": merged[0]["text"], "author": merged[0]["author"]}))
+    return out
+
+
+def _numbered(events: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(attempt, event): a step drafted again after a retry is its attempt 1."""
+    seen: dict[int, int] = {}
+    for event in events:
+        attempt = seen.get(event["index"], 0)
+        seen[event["index"]] = attempt + 1
+        yield attempt, event
+
+
+def _exhausted(budget: Budget, verified: dict[str, Any]) -> bool:
+    spent = empty_usage()
+    spent["calls"] = verified["cloud_calls"]
+    spent["output_tokens"] = verified["cloud_output_tokens"]
+    return budget.exhausted({"cloud": spent}) is not None
