@@ -5,6 +5,7 @@ the doubtful ones to a large cloud model.
 """
 
 from adaswitch_graph.budget import Budget
+from adaswitch_graph.chat_model import AdaSwitchChatModel
 from adaswitch_graph.graph import create_adaswitch_agent, create_adaswitch_graph
 from adaswitch_graph.policies import (
     AlwaysCloud,
@@ -16,9 +17,11 @@ from adaswitch_graph.policies import (
 )
 from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.state import AdaSwitchState, Step
+from adaswitch_graph.trace import TraceWriter, read_trace, replay
 from adaswitch_graph.verifier import Verifier
 
 __all__ = [
+    "AdaSwitchChatModel",
     "AdaSwitchPrompts",
     "AdaSwitchState",
     "AlwaysCloud",
@@ -29,7 +32,10 @@ __all__ = [
     "SelfVerifyPolicy",
     "Step",
     "StepView",
+    "TraceWriter",
     "Verifier",
     "create_adaswitch_agent",
     "create_adaswitch_graph",
+    "read_trace",
+    "replay",
 ]

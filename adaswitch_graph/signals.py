@@ -54,15 +54,36 @@ def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:
 
     Whitespace-only tokens are left out: where a step ends the model hesitates between
     a newline and the next marker, which says nothing about whether the step is right.
+    The tokens holding digits are also summarised on their own: a math step goes wrong
+    in its numbers far more often than in its words.
     """
-    values = [float(e["logprob"]) for e in logprobs if str(e.get("token", "x")).strip()]
-    if not values:
-        values = [float(e["logprob"]) for e in logprobs]
+    kept = [e for e in logprobs if str(e.get("token", "x")).strip()] or list(logprobs)
+    values = [float(e["logprob"]) for e in kept]
+    digits = [float(e["logprob"]) for e in kept if any(c.isdigit() for c in str(e.get("token")))]
+    margins = [_margin(e) for e in kept]
+    known = [m for m in margins if m is not None]
     return {
         "min_logprob": min(values),
         "mean_logprob": sum(values) / len(values),
         "n_tokens": float(len(values)),
+        "min_digit_logprob": min(digits) if digits else 0.0,
+        "low_token_share": sum(v < LOW_LOGPROB for v in values) / len(values),
+        "mean_margin": sum(known) / len(known) if known else 0.0,
     }
+
+
+LOW_LOGPROB = math.log(0.5)
+"""A token the model gave less than even odds."""
+
+
+def _margin(entry: Mapping[str, Any]) -> float | None:
+    """How far the chosen token's log-probability is above the best alternative's."""
+    alternatives = [
+        float(a["logprob"])
+        for a in (entry.get("top_logprobs") or [])
+        if isinstance(a, Mapping) and a.get("token") != entry.get("token")
+    ]
+    return float(entry["logprob"]) - max(alternatives) if alternatives else None
 
 
 _YES = re.compile(r"^\W*(yes|correct|true)\b", re.IGNORECASE)

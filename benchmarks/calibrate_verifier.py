@@ -30,7 +30,9 @@ from adaswitch_graph.report import auroc
 from adaswitch_graph.signals import ARITH_FEATURE, arithmetic_errors
 from adaswitch_graph.verifier import Verifier
 
-FEATURES = ("min_logprob", "mean_logprob", ARITH_FEATURE)
+FEATURES = ("low_token_share", "mean_margin", "min_digit_logprob", ARITH_FEATURE)
+"""The shipped verifier's features (chosen by cross-validation on GSM8K train items)."""
+Rows = Sequence[tuple[str, dict[str, float], bool]]
 
 
 def steps_of(path: str, system: str) -> list[tuple[str, dict[str, float], bool]]:
@@ -48,10 +50,31 @@ def steps_of(path: str, system: str) -> list[tuple[str, dict[str, float], bool]]
     return rows
 
 
+def fit(rows: Rows, features: Sequence[str], meta: dict[str, Any] | None = None) -> Verifier:
+    return Verifier.fit(
+        [s for _, s, _ in rows], [w for _, _, w in rows], features=features, meta=meta
+    )
+
+
+def cross_validated(rows: Rows, features: Sequence[str], folds: int) -> list[float]:
+    """Out-of-fold error probabilities: items split into `folds`, each scored by a fit on
+    the others (so a feature set is judged on items it was not fitted on)."""
+    items = sorted({i for i, _, _ in rows})
+    fold_of = {item: n % folds for n, item in enumerate(items)}
+    out = [0.0] * len(rows)
+    for k in range(folds):
+        verifier = fit([r for r in rows if fold_of[r[0]] != k], features)
+        for n, (item, signals, _) in enumerate(rows):
+            if fold_of[item] == k:
+                out[n] = verifier.error_probability(signals) or 0.0
+    return out
+
+
 def report(
-    name: str, verifier: Verifier, rows: Sequence[tuple[str, dict[str, float], bool]]
+    name: str, verifier: Verifier, rows: Rows, p: Sequence[float] | None = None
 ) -> dict[str, Any]:
-    p = [verifier.error_probability(s) or 0.0 for _, s, _ in rows]
+    if p is None:
+        p = [verifier.error_probability(s) or 0.0 for _, s, _ in rows]
     token_only = Verifier(
         {f: c for f, c in verifier.coefficients.items() if f != ARITH_FEATURE}, verifier.intercept
     )
@@ -91,17 +114,17 @@ def main() -> None:
     parser.add_argument("--out", help="where to write the fitted verifier JSON")
     parser.add_argument("--evaluate", help="another results JSONL to score the fit on")
     parser.add_argument("--features", default=",".join(FEATURES))
+    parser.add_argument("--cv", type=int, default=5, help="folds of the cross-validation")
     args = parser.parse_args()
 
     rows = steps_of(args.records, args.system)
     if not rows:
         raise SystemExit(f"no local steps of system {args.system!r} in {args.records}")
     features = tuple(f for f in args.features.split(",") if f)
-    verifier = Verifier.fit(
-        [s for _, s, _ in rows],
-        [w for _, _, w in rows],
-        features=features,
-        meta={
+    verifier = fit(
+        rows,
+        features,
+        {
             "fitted_on": f"{Path(args.records).name}: {len({i for i, _, _ in rows})} items, "
             f"{len(rows)} local steps",
             "labels": "a step is labelled wrong when its solution's final answer is wrong",
@@ -111,6 +134,9 @@ def main() -> None:
     print(json.dumps(verifier.to_dict(), indent=2))
     print("in sample:")
     report(args.records, verifier, rows)
+    if args.cv > 1:
+        print(f"{args.cv}-fold cross-validated:")
+        report(args.records, verifier, rows, cross_validated(rows, features, args.cv))
     if args.evaluate:
         print("out of sample:")
         report(args.evaluate, verifier, steps_of(args.evaluate, args.system))

@@ -113,9 +113,18 @@ def test_merge_usage() -> None:
 
 def test_verifier_default_is_monotone_in_confidence() -> None:
     verifier = Verifier.default()
-    sure = verifier.error_probability({"min_logprob": -0.1, "mean_logprob": -0.05})
-    unsure = verifier.error_probability({"min_logprob": -5.0, "mean_logprob": -0.8})
-    assert sure is not None and unsure is not None and 0 < sure < unsure < 1
+    sure = confidence_signals(
+        [{"token": " 12", "logprob": -0.01, "top_logprobs": [{"token": " 13", "logprob": -6.0}]}]
+    )
+    unsure = confidence_signals(
+        [{"token": " 12", "logprob": -1.5, "top_logprobs": [{"token": " 13", "logprob": -0.4}]}]
+    )
+    p_sure, p_unsure = (
+        verifier.error_probability({**s, "arith_errors": 0.0}) for s in (sure, unsure)
+    )
+    assert p_sure is not None and p_unsure is not None and 0 < p_sure < p_unsure < 1
+    miscalculated = verifier.error_probability({**sure, "arith_errors": 1.0})
+    assert miscalculated is not None and miscalculated > p_sure
     assert verifier.error_probability({}) is None
 
 
@@ -158,7 +167,28 @@ def test_confidence_signals_skip_whitespace_tokens() -> None:
             {"token": "2", "logprob": -1.5},
         ]
     )
-    assert signals == {"min_logprob": -1.5, "mean_logprob": -1.0, "n_tokens": 2.0}
+    assert signals == {
+        "min_logprob": -1.5,
+        "mean_logprob": -1.0,
+        "n_tokens": 2.0,
+        "min_digit_logprob": -1.5,
+        "low_token_share": 0.5,
+        "mean_margin": 0.0,
+    }
+
+
+def test_confidence_signals_of_numbers_and_margins() -> None:
+    signals = confidence_signals(
+        [
+            {"token": "so", "logprob": -2.0, "top_logprobs": [
+                {"token": "so", "logprob": -2.0}, {"token": "then", "logprob": -2.5}]},
+            {"token": " 12", "logprob": -0.1, "top_logprobs": [
+                {"token": " 12", "logprob": -0.1}, {"token": " 13", "logprob": -3.1}]},
+        ]
+    )  # fmt: skip
+    assert signals["min_digit_logprob"] == -0.1  # the words' doubt is not the number's
+    assert signals["mean_margin"] == 0.5 * (0.5 + 3.0)
+    assert signals["low_token_share"] == 0.5
 
 
 def test_judge_verdicts() -> None:

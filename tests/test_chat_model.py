@@ -1,0 +1,91 @@
+"""`AdaSwitchChatModel` inside LCEL chains, with scripted fake models."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from langchain_core.callbacks import UsageMetadataCallbackHandler
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from adaswitch_graph import AdaSwitchChatModel, TraceWriter
+from tests.conftest import QUESTION, TEST_VERIFIER
+from tests.fakes import SHAKY_RUN, scripted_cloud, scripted_local
+
+PROMPT = ChatPromptTemplate.from_messages([("system", "Be careful."), ("human", "{question}")])
+
+
+def model() -> AdaSwitchChatModel:
+    return AdaSwitchChatModel(
+        local_model=scripted_local(SHAKY_RUN),
+        cloud_model=scripted_cloud(),
+        graph_kwargs={"verifier": TEST_VERIFIER},
+    )
+
+
+def test_a_chain_gets_the_final_answer() -> None:
+    chain = PROMPT | model() | StrOutputParser()
+    assert chain.invoke({"question": QUESTION}) == "72"
+
+
+def test_the_message_carries_steps_and_split_usage() -> None:
+    message = (PROMPT | model()).invoke({"question": QUESTION})
+    steps = message.response_metadata["steps"]
+    assert [s["author"] for s in steps] == ["local", "cloud", "cloud", "local"]
+    usage = message.response_metadata["usage"]
+    meta = message.usage_metadata
+    assert meta is not None
+    assert meta["input_token_details"] == {
+        "local": usage["local"]["input_tokens"],
+        "cloud": usage["cloud"]["input_tokens"],
+    }
+    assert (
+        meta["output_tokens"] == usage["local"]["output_tokens"] + usage["cloud"]["output_tokens"]
+    )
+    assert meta["total_tokens"] == meta["input_tokens"] + meta["output_tokens"]
+
+
+async def test_usage_callbacks_count_each_token_once() -> None:
+    counter = UsageMetadataCallbackHandler()
+    message = await (PROMPT | model()).ainvoke({"question": QUESTION}, {"callbacks": [counter]})
+    assert list(counter.usage_metadata) == ["adaswitch"]  # not the inner calls again
+    assert (
+        counter.usage_metadata["adaswitch"]["total_tokens"]
+        == message.usage_metadata["total_tokens"]
+    )  # type: ignore[index]
+
+
+def test_a_trace_writer_in_the_chain_sees_the_graph() -> None:
+    stream = io.StringIO()
+    (PROMPT | model()).invoke({"question": QUESTION}, {"callbacks": [TraceWriter(stream)]})
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert events[0] == "started" and events[-1] == "final" and events.count("assisted") == 2
+
+
+def test_batch_and_stream_work_like_any_chat_model() -> None:
+    chat = model()
+    first, second = chat.batch([QUESTION, QUESTION])
+    assert first.content == second.content == "72"
+    chunks = list(chat.stream(QUESTION))
+    assert "".join(str(c.content) for c in chunks) == "72"
+
+
+def test_propagated_callbacks_see_the_inner_calls() -> None:
+    from typing import Any
+
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Starts(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.models: list[str] = []
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            self.models.append(kwargs.get("name") or serialized.get("name", "?"))
+
+    quiet, loud = Starts(), Starts()
+    model().invoke(QUESTION, {"callbacks": [quiet]})
+    chatty = model().model_copy(update={"propagate_callbacks": True})
+    chatty.invoke(QUESTION, {"callbacks": [loud]})
+    assert len(quiet.models) == 1  # the wrapper only
+    assert len(loud.models) == 1 + 4 + 2  # the wrapper, 4 local steps, 2 cloud steps
