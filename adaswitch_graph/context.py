@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_core.language_models import LanguageModelLike
+from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.tools import BaseTool
 
 from adaswitch_graph.budget import Budget
 from adaswitch_graph.policies import Policy
 from adaswitch_graph.prompts import AdaSwitchPrompts
+from adaswitch_graph.steps import STEP_STOP, TOOL_STOP
 from adaswitch_graph.verifier import Verifier
 
 
@@ -28,3 +31,20 @@ class GraphContext:
     solution so far to continue rather than the draft to correct."""
     judge: bool
     """Ask the local model's yes/no judgement of each step as an extra signal."""
+    tools: dict[str, BaseTool] = field(default_factory=dict)
+    """Tools a step may call (`Action: name[input]`), by name."""
+
+    @property
+    def stop(self) -> list[str]:
+        return TOOL_STOP if self.tools else STEP_STOP
+
+    def with_tools(self, messages: list[BaseMessage]) -> list[BaseMessage]:
+        """The messages with the tools described at the end of the system message."""
+        if not self.tools or not messages or messages[0].type != "system":
+            return messages
+        note = self.prompts.tools.format(
+            tools="\n".join(f"- {t.name}: {t.description}" for t in self.tools.values()),
+            example=next(iter(self.tools)),
+        )
+        system = SystemMessage(content=f"{messages[0].text}\n\n{note}")
+        return [system, *messages[1:]]

@@ -10,7 +10,9 @@ from langchain_core.callbacks.manager import dispatch_custom_event
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.config import get_stream_writer
 
-EventName = Literal["started", "drafted", "verified", "flagged", "assisted", "merged", "final"]
+EventName = Literal[
+    "started", "drafted", "verified", "flagged", "assisted", "tool", "merged", "final"
+]
 CALLBACK_EVENT = "adaswitch"
 """The name of the LangChain custom event that carries every event."""
 

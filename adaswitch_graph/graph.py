@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from langchain_core.tools import BaseTool, tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
@@ -18,11 +20,14 @@ from adaswitch_graph.nodes import (
     MERGE,
     PREPARE,
     SELF_VERIFY,
+    TOOLS,
     build_cloud_assist,
     build_finalize,
     build_local_reason,
     build_prepare,
     build_self_verify,
+    build_tools,
+    has_actions,
     merge,
 )
 from adaswitch_graph.policies import Policy, SelfVerifyPolicy
@@ -31,8 +36,8 @@ from adaswitch_graph.state import AdaSwitchState
 from adaswitch_graph.verifier import Verifier
 
 DEFAULT_MAX_STEPS = 12
-SUPERSTEPS_PER_STEP = 6
-"""local_reason, self_verify, a retry of both, cloud_assist, merge."""
+SUPERSTEPS_PER_STEP = 7
+"""local_reason, self_verify, a retry of both, cloud_assist, tools, merge."""
 
 
 class AdaSwitchGraph(StateGraph):  # type: ignore[type-arg]
@@ -83,6 +88,7 @@ def create_adaswitch_graph(
     prefill: bool | None = None,
     cloud_prefill: bool | None = None,
     state_schema: type[Any] | None = None,
+    tools: Sequence[BaseTool | Callable[..., Any]] = (),
 ) -> AdaSwitchGraph:
     """Build the AdaSwitch graph (uncompiled).
 
@@ -107,6 +113,9 @@ def create_adaswitch_graph(
         cloud_prefill: the same for the cloud backend; when True the cloud continues
             the solution so far instead of being shown the draft to correct.
         state_schema: a state class extending `AdaSwitchState`.
+        tools: LangChain tools (or plain functions, made tools) a step may call by
+            ending with `Action: name[input]`; the graph then gains a `tools` node, and
+            each observation joins the trajectory after the step that asked for it.
     """
     if policy is not None and not isinstance(policy, Policy):
         raise TypeError(
@@ -124,6 +133,7 @@ def create_adaswitch_graph(
     local = resolve_model(local_model)
     cloud = resolve_model(cloud_model)
     ctx = GraphContext(
+        tools=_tools_by_name(tools),
         local=local,
         cloud=cloud,
         policy=policy or SelfVerifyPolicy(),
@@ -148,7 +158,10 @@ def create_adaswitch_graph(
             return CLOUD_ASSIST
         if decision == "retry":
             return LOCAL_REASON
-        return MERGE
+        return after_step(state)
+
+    def after_step(state: AdaSwitchState) -> str:
+        return TOOLS if ctx.tools and has_actions(state) else MERGE
 
     def after_merge(state: AdaSwitchState) -> str:
         steps = state["steps"]
@@ -167,8 +180,16 @@ def create_adaswitch_graph(
     builder.add_edge(START, PREPARE)
     builder.add_edge(PREPARE, LOCAL_REASON)
     builder.add_conditional_edges(LOCAL_REASON, after_local, [SELF_VERIFY, FINALIZE])
-    builder.add_conditional_edges(SELF_VERIFY, after_verify, [MERGE, CLOUD_ASSIST, LOCAL_REASON])
-    builder.add_edge(CLOUD_ASSIST, MERGE)
+    to_merge = [MERGE, TOOLS] if ctx.tools else [MERGE]
+    builder.add_conditional_edges(
+        SELF_VERIFY, after_verify, [*to_merge, CLOUD_ASSIST, LOCAL_REASON]
+    )
+    if ctx.tools:
+        builder.add_node(TOOLS, build_tools(ctx))
+        builder.add_conditional_edges(CLOUD_ASSIST, after_step, to_merge)
+        builder.add_edge(TOOLS, MERGE)
+    else:
+        builder.add_edge(CLOUD_ASSIST, MERGE)
     builder.add_conditional_edges(MERGE, after_merge, [LOCAL_REASON, FINALIZE])
     builder.add_edge(FINALIZE, END)
     return builder
@@ -186,6 +207,14 @@ def create_adaswitch_agent(
     """`create_adaswitch_graph(...)` compiled; keyword arguments go to it."""
     builder = create_adaswitch_graph(local_model, cloud_model, **kwargs)
     return builder.compile(checkpointer=checkpointer, name=name, debug=debug)
+
+
+def _tools_by_name(tools: Sequence[BaseTool | Callable[..., Any]]) -> dict[str, BaseTool]:
+    made = [t if isinstance(t, BaseTool) else tool(t) for t in tools]
+    names = [t.name for t in made]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two tools share a name in {names}; tool names must be unique")
+    return {t.name: t for t in made}
 
 
 def _annotations(cls: type) -> dict[str, Any]:

@@ -136,14 +136,16 @@ def arithmetic_errors(text: str) -> int:
         lhs = lhs.replace("\u00d7", "*").replace("\u00f7", "/").replace("x", "*").strip()
         if not any(op in lhs.lstrip("-") for op in "+-*/"):
             continue
-        value = _evaluate(lhs)
+        value = evaluate_arithmetic(lhs)
         stated = float(match["rhs"].replace(",", ""))
         if value is not None and not math.isclose(value, stated, rel_tol=1e-2, abs_tol=1e-2):
             wrong += 1
     return wrong
 
 
-def _evaluate(expression: str) -> float | None:
+def evaluate_arithmetic(expression: str) -> float | None:
+    """The value of `+ - * /` arithmetic on numbers, or None for anything else (no
+    names, calls or attributes are evaluated)."""
     try:
         tree = ast.parse(expression, mode="eval").body
         return _value(tree)

@@ -38,6 +38,14 @@ class Step(TypedDict):
     """The step states the final answer."""
     cloud_error: NotRequired[str]
     """Why the cloud's correction is missing (the call failed, or the budget was spent)."""
+    tool_calls: NotRequired[list[ToolUse]]
+    """Tools the step called, with their observations (graphs built with `tools`)."""
+
+
+class ToolUse(TypedDict):
+    tool: str
+    input: str
+    output: str
 
 
 class RoleUsage(TypedDict):

@@ -9,6 +9,10 @@ from adaswitch_graph.state import Step
 
 STEP_STOP = ["\nStep "]
 """Stop sequences that end generation at the next step marker."""
+OBSERVATION = "Observation:"
+TOOL_STOP = [*STEP_STOP, f"\n{OBSERVATION}"]
+"""With tools, generation also stops where the tool's observation is due."""
+_ACTION = re.compile(r"Action:\s*(?P<tool>[A-Za-z_][\w-]*)\s*\[(?P<input>[^\]\n]*)\]")
 
 _LABEL = re.compile(
     r"^\s*(?:#+\s*)?(?:\*\*)?\s*(?:corrected\s+)?step\s*\d+\s*[:.)]\s*(?:\*\*)?\s*", re.I
@@ -28,8 +32,23 @@ def step_label(index: int) -> str:
 
 
 def render_steps(steps: Sequence[Step]) -> str:
-    """The accepted trajectory as the solution text the models read and continue."""
-    return "\n".join(f"{step_label(s['index'])} {s['text']}" for s in steps)
+    """The accepted trajectory as the solution text the models read and continue; a
+    tool's observation follows the step that called it."""
+    lines = []
+    for s in steps:
+        lines.append(f"{step_label(s['index'])} {s['text']}")
+        lines += [f"{OBSERVATION} {use['output']}" for use in s.get("tool_calls", [])]
+    return "\n".join(lines)
+
+
+def is_final(text: str) -> bool:
+    """The step states the answer and calls no tool (a call's result is still to come)."""
+    return extract_answer(text) is not None and not find_actions(text)
+
+
+def find_actions(text: str) -> list[tuple[str, str]]:
+    """The `Action: tool[input]` calls a step makes, in order."""
+    return [(m["tool"], m["input"].strip()) for m in _ACTION.finditer(text)]
 
 
 def solution_so_far(steps: Sequence[Step]) -> str:
@@ -37,10 +56,10 @@ def solution_so_far(steps: Sequence[Step]) -> str:
     return render_steps(steps) or "(no steps yet)"
 
 
-def clean_step(text: str, prefix: str = "") -> str:
+def clean_step(text: str, prefix: str = "", tools: bool = False) -> str:
     """One step's text from a raw reply: the echoed prefill and the `Step N:` label
     removed, and anything from a next step marker on cut (for models that ignore stop
-    sequences)."""
+    sequences). With `tools`, an observation the model wrote itself is cut too."""
     if prefix and text.startswith(prefix):
         text = text[len(prefix) :]
     elif prefix.strip() and text.lstrip().startswith(prefix.strip()):
@@ -49,6 +68,8 @@ def clean_step(text: str, prefix: str = "") -> str:
     match = _NEXT_STEP.search(text)
     if match:
         text = text[: match.start()]
+    if tools:  # an observation is the tool's to write: one the model invented is dropped
+        text = text.split(OBSERVATION, 1)[0]
     return text.strip()
 
 

@@ -19,6 +19,7 @@ EVENT_NODE = {
     "drafted": "local_reason",
     "verified": "self_verify",
     "assisted": "cloud_assist",
+    "tool": "tools",
     "merged": "merge",
     "final": "finalize",
 }
@@ -61,6 +62,10 @@ def trace_mermaid(run: TraceRun) -> str:
         )
         lines.append(f'  {node}["Step {index}{tag}: {_mermaid_label(merged["text"])}"]:::{style}')
         lines.append(f"  {previous} --> {node}")
+        for n, use in enumerate(merged.get("tool_calls") or []):
+            label = _mermaid_label(f"{use['tool']}[{use['input']}] = {use['output']}")
+            lines.append(f'  t{index}_{n}[/"{label}"/]:::tool')
+            lines.append(f"  {node} --- t{index}_{n}")
         if merged["author"] == "cloud" and index in drafts:
             lines.append(f'  d{index}["draft: {_mermaid_label(drafts[index]["text"])}"]:::draft')
             lines.append(f"  d{index} -. flagged, replaced by the cloud .-> {node}")
@@ -73,6 +78,7 @@ def trace_mermaid(run: TraceRun) -> str:
         "  classDef local fill:#ecfdf5,stroke:#047857",
         "  classDef cloud fill:#f5f3ff,stroke:#7c3aed,stroke-width:2px",
         "  classDef kept fill:#fffbeb,stroke:#b45309",
+        "  classDef tool fill:#f0f9ff,stroke:#0369a1",
         "  classDef draft fill:#f3f4f6,stroke:#9ca3af,stroke-dasharray:4 3,color:#6b7280",
     ]
     return "\n".join(lines) + "\n"
@@ -86,6 +92,7 @@ LAYOUT = {
     "local_reason": (260, 160),
     "self_verify": (260, 225),
     "cloud_assist": (420, 290),
+    "tools": (110, 290),
     "merge": (260, 355),
     "finalize": (260, 420),
     "__end__": (260, 485),
@@ -184,6 +191,7 @@ svg.graph{width:100%;background:#fff;border:1px solid #e2e8f0;border-radius:8px}
 .node.cloudnode.visited rect{fill:#f5f3ff;stroke:#7c3aed}
 .edge{fill:none;stroke:#cbd5e1;stroke-width:1.5}
 .edge.taken{stroke:#0f172a;stroke-width:3} .count{font-size:11px;fill:#0f172a}
+.observation{font-family:ui-monospace,monospace;font-size:13px;color:#0369a1}
 details{margin:4px 0} summary{cursor:pointer;color:#334155;font-size:13px}
 """
 
@@ -263,6 +271,11 @@ def step_card(step: Mapping[str, Any], threshold: float | None, extra: str = "")
         badges += (
             f"<span class='badge error' title='{html.escape(step['cloud_error'])}'>kept</span>"
         )
+    observations = "".join(
+        f"<div class='observation'>{html.escape(use['tool'])}[{html.escape(use['input'])}] → "
+        f"{html.escape(use['output'])}</div>"
+        for use in step.get("tool_calls") or []
+    )
     diff = ""
     if author == "cloud" and step.get("draft") is not None:
         diff = (
@@ -273,7 +286,7 @@ def step_card(step: Mapping[str, Any], threshold: float | None, extra: str = "")
         f"<div class='step {cls}' id='step-{step['index']}'><div class='head'>"
         f"<strong>Step {step['index']}</strong>{badges}"
         f"{_bar(step.get('error_probability'), threshold)}<span>{extra}</span></div>"
-        f"<div class='text'>{html.escape(step['text'])}</div>{diff}</div>"
+        f"<div class='text'>{html.escape(step['text'])}</div>{observations}{diff}</div>"
     )
 
 

@@ -7,6 +7,7 @@ from adaswitch_graph.nodes.local_reason import LOCAL_REASON, build_local_reason
 from adaswitch_graph.nodes.merge import MERGE, merge
 from adaswitch_graph.nodes.prepare import PREPARE, build_prepare
 from adaswitch_graph.nodes.self_verify import SELF_VERIFY, build_self_verify
+from adaswitch_graph.nodes.tools import TOOLS, build_tools, has_actions
 
 __all__ = [
     "CLOUD_ASSIST",
@@ -15,10 +16,13 @@ __all__ = [
     "MERGE",
     "PREPARE",
     "SELF_VERIFY",
+    "TOOLS",
     "build_cloud_assist",
     "build_finalize",
     "build_local_reason",
     "build_prepare",
     "build_self_verify",
+    "build_tools",
+    "has_actions",
     "merge",
 ]

@@ -22,7 +22,7 @@ from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.nodes.local_reason import continuation
 from adaswitch_graph.state import AdaSwitchState, Step, current_draft
-from adaswitch_graph.steps import STEP_STOP, clean_step, extract_answer, solution_so_far
+from adaswitch_graph.steps import clean_step, is_final, solution_so_far
 
 CLOUD_ASSIST = "cloud_assist"
 
@@ -36,21 +36,23 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             messages, prefill = continuation(ctx, state)
         else:
             prefill = ""
-            messages = ctx.prompts.cloud.format_messages(
-                question=state["question"],
-                solution=solution_so_far(state["steps"]),
-                index=draft["index"],
-                draft=draft["text"],
+            messages = ctx.with_tools(
+                ctx.prompts.cloud.format_messages(
+                    question=state["question"],
+                    solution=solution_so_far(state["steps"]),
+                    index=draft["index"],
+                    draft=draft["text"],
+                )
             )
         return ModelRequest(
-            "cloud", model, messages, stop=STEP_STOP, prefill=prefill, tolerate_errors=True
+            "cloud", model, messages, stop=ctx.stop, prefill=prefill, tolerate_errors=True
         )
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None
         draft = current_draft(state)
         text = (
-            clean_step(reply.message.text, reply.request.prefill)
+            clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
             if reply.message is not None
             else ""
         )
@@ -61,7 +63,7 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             step["cloud_error"] = "the cloud model returned an empty step"
         else:
             step["text"], step["author"], step["assisted"] = text, "cloud", True
-            step["final"] = extract_answer(text) is not None
+            step["final"] = is_final(text)
         emit(
             "assisted",
             index=step["index"],

@@ -19,9 +19,8 @@ from adaswitch_graph.events import emit
 from adaswitch_graph.signals import step_signals, token_logprobs
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import (
-    STEP_STOP,
     clean_step,
-    extract_answer,
+    is_final,
     render_steps,
     solution_so_far,
     step_label,
@@ -44,7 +43,7 @@ def continuation(ctx: GraphContext, state: AdaSwitchState) -> tuple[list[BaseMes
     solution = render_steps(state["steps"])
     label = step_label(len(state["steps"]) + 1)
     prefill = f"{solution}\n{label}" if solution else label
-    messages = ctx.prompts.local.format_messages(question=state["question"])
+    messages = ctx.with_tools(ctx.prompts.local.format_messages(question=state["question"]))
     return [*messages, AIMessage(content=prefill)], prefill
 
 
@@ -59,20 +58,22 @@ def build_local_reason(ctx: GraphContext) -> RunnableLambda[Any, Any]:
         }
         prefill = ""
         if retry_of is not None:
-            messages = ctx.prompts.local_retry.format_messages(**variables, draft=retry_of["text"])
+            messages = ctx.with_tools(
+                ctx.prompts.local_retry.format_messages(**variables, draft=retry_of["text"])
+            )
             if ctx.prefill:
                 prefill = step_label(index)
                 messages.append(AIMessage(content=prefill))
         elif ctx.prefill:
             messages, prefill = continuation(ctx, state)
         else:
-            messages = ctx.prompts.local_next.format_messages(**variables)
-        return ModelRequest("local", ctx.local, messages, stop=STEP_STOP, prefill=prefill)
+            messages = ctx.with_tools(ctx.prompts.local_next.format_messages(**variables))
+        return ModelRequest("local", ctx.local, messages, stop=ctx.stop, prefill=prefill)
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None and reply.message is not None
         index = len(state["steps"]) + 1
-        text = clean_step(reply.message.text, reply.request.prefill)
+        text = clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
         logprobs = token_logprobs(reply.message)
         retry_of = retry_target(state)
         if retry_of is not None and not text:
@@ -88,7 +89,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             flagged=False,
             assisted=False,
             retried=retry_of is not None,
-            final=extract_answer(text) is not None,
+            final=is_final(text),
         )
         emit(
             "drafted",

@@ -20,5 +20,6 @@ def merge(state: AdaSwitchState) -> dict[str, Any]:
         flagged=step["flagged"],
         error_probability=step["error_probability"],
         final=step["final"],
+        tool_calls=step.get("tool_calls", []),
     )
     return {"steps": [step], "draft": None}

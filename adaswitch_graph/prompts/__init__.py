@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 
 from adaswitch_graph.prompts.cloud import CLOUD_PROMPT
 from adaswitch_graph.prompts.local import (
@@ -14,6 +14,7 @@ from adaswitch_graph.prompts.local import (
     LOCAL_PROMPT,
     LOCAL_RETRY_PROMPT,
 )
+from adaswitch_graph.prompts.tools import TOOLS_PROMPT
 from adaswitch_graph.prompts.verify import JUDGE_PROMPT
 
 
@@ -26,6 +27,8 @@ class AdaSwitchPrompts:
     - `local_retry`: `question`, `solution`, `index`, `draft`
     - `judge`: `question`, `solution`, `index`, `step`
     - `cloud`: `question`, `solution`, `index`, `draft`
+    - `tools` (added to the system message when the graph has tools): `tools` (one
+      "name: description" line each), `example` (the first tool's name)
     """
 
     local: ChatPromptTemplate = field(default_factory=lambda: LOCAL_PROMPT)
@@ -34,6 +37,7 @@ class AdaSwitchPrompts:
     answer: ChatPromptTemplate = field(default_factory=lambda: ANSWER_PROMPT)
     judge: ChatPromptTemplate = field(default_factory=lambda: JUDGE_PROMPT)
     cloud: ChatPromptTemplate = field(default_factory=lambda: CLOUD_PROMPT)
+    tools: PromptTemplate = field(default_factory=lambda: TOOLS_PROMPT)
 
     @classmethod
     def coerce(cls, prompts: AdaSwitchPrompts | dict[str, Any] | None) -> AdaSwitchPrompts:
