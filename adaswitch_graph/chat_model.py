@@ -3,6 +3,8 @@ chain or app that takes a chat model uses local/cloud collaboration unchanged.""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -15,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tracers import context as tracer_context
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from adaswitch_graph.graph import create_adaswitch_graph
@@ -32,8 +35,9 @@ class AdaSwitchChatModel(BaseChatModel):
     and `output_token_details` (`"local"`, `"cloud"`), under the model name
     `"adaswitch"`, so LangChain's usage callbacks count each token once.
 
-    The inner model calls are not shown to the caller's callbacks, which would count
-    their tokens a second time; `TraceWriter`s are passed through, and
+    The inner model calls are not shown to the caller's callbacks (those passed in the
+    config, and context-bound ones such as `get_usage_metadata_callback`), which would
+    count their tokens a second time; `TraceWriter`s are passed through, and
     `propagate_callbacks=True` passes every handler (e.g. to trace the inner calls in
     LangSmith; a usage handler then sees them beside the wrapper's total).
 
@@ -96,7 +100,9 @@ class AdaSwitchChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        result = self.graph().invoke({"messages": messages}, self._config(run_manager))
+        config = self._config(run_manager)
+        graph = self.graph()
+        result = self._isolated().run(graph.invoke, {"messages": messages}, config)
         return _chat_result(result)
 
     async def _agenerate(
@@ -106,8 +112,19 @@ class AdaSwitchChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        result = await self.graph().ainvoke({"messages": messages}, self._config(run_manager))
+        run = self.graph().ainvoke({"messages": messages}, self._config(run_manager))
+        result = await asyncio.create_task(run, context=self._isolated())
         return _chat_result(result)
+
+    def _isolated(self) -> contextvars.Context:
+        """A context in which the caller's context-bound handlers (usage counters such
+        as `get_usage_metadata_callback`) do not see the inner calls, unless
+        `propagate_callbacks`: they count this call's message instead."""
+        context = contextvars.copy_context()
+        if not self.propagate_callbacks:
+            for var, *_ in getattr(tracer_context, "_configure_hooks", []):
+                context.run(var.set, None)
+        return context
 
 
 def _name(model: ModelSpec) -> str:

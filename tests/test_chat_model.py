@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
@@ -72,8 +73,6 @@ def test_batch_and_stream_work_like_any_chat_model() -> None:
 
 
 def test_propagated_callbacks_see_the_inner_calls() -> None:
-    from typing import Any
-
     from langchain_core.callbacks import BaseCallbackHandler
 
     class Starts(BaseCallbackHandler):
@@ -89,3 +88,24 @@ def test_propagated_callbacks_see_the_inner_calls() -> None:
     chatty.invoke(QUESTION, {"callbacks": [loud]})
     assert len(quiet.models) == 1  # the wrapper only
     assert len(loud.models) == 1 + 4 + 2  # the wrapper, 4 local steps, 2 cloud steps
+
+
+async def test_context_bound_usage_counters_count_once() -> None:
+    from langchain_core.callbacks import get_usage_metadata_callback
+
+    from tests.fakes import reply
+
+    def named(text: str) -> Any:
+        message = reply(text)
+        message.response_metadata["model_name"] = "inner"
+        return message
+
+    chat = AdaSwitchChatModel(
+        local_model=scripted_local([named("Step 1: 2 + 2 = 4.\nAnswer: 4")]),
+        cloud_model=scripted_cloud(),
+        graph_kwargs={"verifier": TEST_VERIFIER},
+    )
+    with get_usage_metadata_callback() as usage:
+        chat.invoke("What is 2 + 2?")
+        await chat.ainvoke("What is 2 + 2?")
+    assert list(usage.usage_metadata) == ["adaswitch"]
