@@ -14,7 +14,8 @@ from typing import Any
 
 from langchain_core.language_models import LanguageModelLike
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
 from adaswitch_graph.state import AdaSwitchState, Role, RoleUsage, Usage
@@ -47,7 +48,7 @@ Prepare = Callable[[AdaSwitchState], ModelRequest | None]
 Finish = Callable[[AdaSwitchState, ModelReply | None], dict[str, Any]]
 
 
-def model_node(name: str, prepare: Prepare, finish: Finish) -> RunnableLambda[Any, Any]:
+def model_node(name: str, prepare: Prepare, finish: Finish) -> RunnableCallable:
     """A graph node that makes at most one model call: `prepare` says which (or None for
     no call), `finish` turns the reply into the state update."""
 
@@ -79,7 +80,10 @@ def model_node(name: str, prepare: Prepare, finish: Finish) -> RunnableLambda[An
             message, error = None, _tolerated(request, exc)
         return finish(state, _reply(request, message, error, start))
 
-    return RunnableLambda(node, afunc=anode, name=name)
+    # LangGraph already runs each node as a traced task; like langgraph's prebuilt
+    # agents we wrap the functions in its RunnableCallable, which adds no second run
+    # and inspects the signatures once instead of at every call.
+    return RunnableCallable(node, anode, name=name, trace=False)
 
 
 def _tolerated(request: ModelRequest, exc: Exception) -> Exception:

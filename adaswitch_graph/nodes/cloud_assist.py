@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.runnables import RunnableLambda
+from langgraph._internal._runnable import RunnableCallable
 
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
@@ -27,7 +27,7 @@ from adaswitch_graph.steps import clean_step, is_final, solution_so_far
 CLOUD_ASSIST = "cloud_assist"
 
 
-def build_cloud_assist(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> ModelRequest:
         draft = current_draft(state)
         remaining = ctx.budget.remaining_tokens(state.get("usage") or {})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableLambda
+from langgraph._internal._runnable import RunnableCallable
 
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
@@ -23,7 +23,7 @@ def stated_answer(state: AdaSwitchState) -> str | None:
     return extract_answer(steps[-1]["text"]) if steps else None
 
 
-def build_finalize(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+def build_finalize(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> ModelRequest | None:
         if stated_answer(state) is not None:
             return None

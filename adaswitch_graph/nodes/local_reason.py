@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.runnables import RunnableLambda
+from langgraph._internal._runnable import RunnableCallable
 
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
@@ -47,7 +47,7 @@ def continuation(ctx: GraphContext, state: AdaSwitchState) -> tuple[list[BaseMes
     return [*messages, AIMessage(content=prefill)], prefill
 
 
-def build_local_reason(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+def build_local_reason(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> ModelRequest:
         index = len(state["steps"]) + 1
         retry_of = retry_target(state)

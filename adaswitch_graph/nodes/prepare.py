@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import RunnableLambda
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.types import Overwrite
 
 from adaswitch_graph.context import GraphContext
@@ -44,7 +44,7 @@ def question_from_messages(messages: Sequence[BaseMessage]) -> str:
     return question
 
 
-def build_prepare(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+def build_prepare(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> dict[str, Any]:
         question = question_from_messages(state["messages"])
         emit(
@@ -67,4 +67,4 @@ def build_prepare(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             "final_answer": None,
         }
 
-    return RunnableLambda(prepare, name=PREPARE)
+    return RunnableCallable(prepare, name=PREPARE, trace=False)

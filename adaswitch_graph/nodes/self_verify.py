@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from langchain_core.runnables import RunnableLambda
+from langgraph._internal._runnable import RunnableCallable
 
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
@@ -26,7 +26,7 @@ SELF_VERIFY = "self_verify"
 JUDGE_MAX_TOKENS = 3
 
 
-def build_self_verify(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+def build_self_verify(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> ModelRequest | None:
         draft = current_draft(state)
         if not ctx.judge and "min_logprob" in draft["signals"]:

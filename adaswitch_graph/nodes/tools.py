@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import BaseTool
+from langgraph._internal._runnable import RunnableCallable
 
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
@@ -27,7 +27,7 @@ def has_actions(state: AdaSwitchState) -> bool:
     return bool(draft and find_actions(draft["text"]))
 
 
-def build_tools(ctx: GraphContext) -> RunnableLambda[Any, Any]:
+def build_tools(ctx: GraphContext) -> RunnableCallable:
     def calls(state: AdaSwitchState) -> tuple[Step, list[tuple[str, str, BaseTool | None]]]:
         step = current_draft(state)
         return step, [(name, arg, ctx.tools.get(name)) for name, arg in find_actions(step["text"])]
@@ -59,7 +59,7 @@ def build_tools(ctx: GraphContext) -> RunnableLambda[Any, Any]:
             uses.append(_used(step, name, arg, output, started))
         return done(step, uses)
 
-    return RunnableLambda(run, afunc=arun, name=TOOLS)
+    return RunnableCallable(run, arun, name=TOOLS, trace=False)
 
 
 def _missing(name: str, ctx: GraphContext) -> str:
