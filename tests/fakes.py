@@ -53,6 +53,15 @@ SHAKY_RUN = [
     reply("Step 4: Check done.\nAnswer: 72"),
 ]
 """Step 2 and 3 are doubted (low token confidence); the cloud is asked for both."""
+SHAKY_EVENTS = [
+    "started",
+    "drafted", "verified", "merged",
+    "drafted", "verified", "flagged", "assisted", "merged",
+    "drafted", "verified", "flagged", "assisted", "merged",
+    "drafted", "verified", "merged",
+    "final",
+]  # fmt: skip
+"""The events of a SHAKY_RUN with the test verifier and the default policy."""
 
 
 class ScriptedChatModel(GenericFakeChatModel):

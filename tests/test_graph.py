@@ -22,6 +22,7 @@ from adaswitch_graph.errors import InvalidQuestionError
 from tests.conftest import TEST_VERIFIER, ask
 from tests.fakes import (
     GOOD_RUN,
+    SHAKY_EVENTS,
     SHAKY_RUN,
     ScriptedChatModel,
     asked_step,
@@ -130,14 +131,7 @@ def test_stream_emits_each_stage(build: Any) -> None:
     graph = build(scripted_local(SHAKY_RUN), scripted_cloud())
     chunks = list(graph.stream(ask(), stream_mode=["updates", "custom"]))
     events = [c["event"] for mode, c in chunks if mode == "custom"]
-    assert events == [
-        "started",
-        "drafted", "verified", "merged",
-        "drafted", "verified", "flagged", "assisted", "merged",
-        "drafted", "verified", "flagged", "assisted", "merged",
-        "drafted", "verified", "merged",
-        "final",
-    ]  # fmt: skip
+    assert events == SHAKY_EVENTS
     updates = [next(iter(c)) for mode, c in chunks if mode == "updates"]
     assert updates[0] == "prepare" and updates[-1] == "finalize"
     assert updates.count("cloud_assist") == 2

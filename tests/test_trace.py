@@ -12,16 +12,7 @@ import pytest
 from adaswitch_graph import AlwaysLocal, Budget, RandomPolicy, SelfVerifyPolicy
 from adaswitch_graph.trace import TraceWriter, read_trace, replay
 from tests.conftest import ask
-from tests.fakes import SHAKY_RUN, scripted_cloud, scripted_local
-
-EXPECTED = [
-    "started",
-    "drafted", "verified", "merged",
-    "drafted", "verified", "flagged", "assisted", "merged",
-    "drafted", "verified", "flagged", "assisted", "merged",
-    "drafted", "verified", "merged",
-    "final",
-]  # fmt: skip
+from tests.fakes import SHAKY_EVENTS, SHAKY_RUN, scripted_cloud, scripted_local
 
 
 def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path: Path) -> None:
@@ -29,7 +20,7 @@ def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path
     graph = build(scripted_local(SHAKY_RUN), scripted_cloud())
     result = graph.invoke(ask(), {"callbacks": [TraceWriter(path)]})
     (run,) = read_trace(path)
-    assert [e["event"] for e in run.events] == EXPECTED
+    assert [e["event"] for e in run.events] == SHAKY_EVENTS
     assert run.question == result["question"]
     assert run.final_answer == result["final_answer"]
     assert run.started["policy"] == {"type": "SelfVerifyPolicy", "threshold": 0.82, "retry": False}
