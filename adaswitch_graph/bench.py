@@ -378,6 +378,7 @@ def _write_derived(
     for i in ids:
         local, cloud = by[("local", i)], by[("cloud", i)]
         up = i in escalated
+        previous = by.get((system.name, i))
         record = {k: v for k, v in local.items() if k.startswith("local_")}
         record.update({k: (v if up else 0) for k, v in cloud.items() if k.startswith("cloud_")})
         chosen = cloud if up else local
@@ -397,7 +398,8 @@ def _write_derived(
             wall_s=local["wall_s"] + (cloud["wall_s"] if up else 0.0),
             cached_calls=0,
         )
-        sink.write(json.dumps(record) + "\n")
+        if record != previous:  # a resumed run adds only what changed
+            sink.write(json.dumps(record) + "\n")
     sink.flush()
 
 

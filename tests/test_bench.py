@@ -202,3 +202,12 @@ def test_cascade_spends_nearest_the_target() -> None:
     assert cascade_escalations(candidates, 140) == {"a"}
     assert cascade_escalations(candidates, 160) == {"a", "c"}
     assert cascade_escalations(candidates, 1000) == {"a", "b", "c", "d"}
+
+
+def test_a_rerun_does_not_write_the_derived_records_again(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    systems = [parse_system(s) for s in ("local", "cloud", "selfverify:0.5", "cascade")]
+    run_bench(ITEMS, systems, out, setup())
+    lines = out.read_text().splitlines()
+    run_bench(ITEMS, systems, out, setup())
+    assert out.read_text().splitlines() == lines
