@@ -287,6 +287,7 @@ async def _run_item(
         "kind": system.kind,
         "sweep": system.sweep,
         "item": item.id,
+        "question": item.question,
         "gold": item.answer,
     }
     if isinstance(policy, RandomPolicy):
@@ -387,6 +388,7 @@ def _write_derived(
             kind=system.kind,
             sweep=None,
             item=i,
+            question=local.get("question"),
             gold=local["gold"],
             answer=chosen.get("answer"),
             score=chosen["score"],

@@ -183,6 +183,7 @@ h1{font-size:22px;margin:0 0 6px} h2{font-size:18px;margin:28px 0 10px}
 del{background:#fee2e2;color:#991b1b} ins{background:#dcfce7;color:#166534;text-decoration:none}
 table{border-collapse:collapse;background:#fff;font-size:13px}
 td,th{border:1px solid #e2e8f0;padding:4px 8px;text-align:right}
+td{white-space:nowrap}
 td:first-child,th:first-child{text-align:left}
 tr.right td.ok{color:#047857} tr.wrong td.ok{color:#b91c1c}
 svg.graph{width:100%;background:#fff;border:1px solid #e2e8f0;border-radius:8px}
@@ -391,9 +392,10 @@ def bench_html(records: Sequence[Mapping[str, Any]], title: str = "adaswitch ben
             cards = f"<p class='meta'>{how} (assembled from the local and cloud runs)</p>"
         heading = html.escape(f"{r['system']} · {r['item']}")
         outcome = html.escape(f"{verdict}: {r.get('answer')} (gold {r.get('gold')})")
+        question = f"<p>{html.escape(r['question'])}</p>" if r.get("question") else ""
         details.append(
             f"<section id='{anchor}'><h2>{heading} <span class='meta'>{outcome}</span></h2>"
-            f"{cards}<a href='#top' class='meta'>back to the table</a></section>"
+            f"{question}{cards}<a href='#top' class='meta'>back to the table</a></section>"
         )
     header = "".join(
         f"<th>{h}</th>"
