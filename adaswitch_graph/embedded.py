@@ -23,6 +23,7 @@ from adaswitch_graph.models import DEFAULT_MAX_TOKENS, TOP_LOGPROBS
 DEFAULT_LOCAL = "embedded:qwen2.5-coder-0.5b"
 DEFAULT_CLOUD = "embedded:qwen2.5-coder-1.5b"
 CTX_PER_SLOT = 2048
+PROMPT_CACHE_MIB = 128
 
 
 @dataclass
@@ -68,6 +69,10 @@ def embedded_server(name: str) -> EmbeddedServer:
         params.n_parallel = n_parallel
         params.n_ctx = CTX_PER_SLOT * n_parallel
         params.cpuparams.n_threads = os.cpu_count() or 2
+        # llama.cpp keeps prompt states in RAM for reuse across slots, up to 8 GiB by
+        # default; a bench's many prompts grew the process by ~0.8 GB. A few hundred MB
+        # hold every live prefix of a few concurrent runs.
+        params.cache_ram_mib = PROMPT_CACHE_MIB
         params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
         params.endpoint_metrics = True
         params.port = _free_port()
