@@ -56,25 +56,35 @@ def fit(rows: Rows, features: Sequence[str], meta: dict[str, Any] | None = None)
     )
 
 
-def cross_validated(rows: Rows, features: Sequence[str], folds: int) -> list[float]:
-    """Out-of-fold error probabilities: items split into `folds`, each scored by a fit on
-    the others (so a feature set is judged on items it was not fitted on)."""
+def cross_validated(rows: Rows, features: Sequence[str], folds: int) -> dict[str, float]:
+    """AUROCs on held-out items: the items are split into `folds`, each fold is scored by
+    a fit on the others, and each AUROC is the mean over the folds (ranking within a
+    fold, so the folds' different intercepts do not blur it)."""
     items = sorted({i for i, _, _ in rows})
     fold_of = {item: n % folds for n, item in enumerate(items)}
-    out = [0.0] * len(rows)
+    step, answer = [], []
     for k in range(folds):
         verifier = fit([r for r in rows if fold_of[r[0]] != k], features)
-        for n, (item, signals, _) in enumerate(rows):
-            if fold_of[item] == k:
-                out[n] = verifier.error_probability(signals) or 0.0
-    return out
+        held_out = [r for r in rows if fold_of[r[0]] == k]
+        p = [verifier.error_probability(s) or 0.0 for _, s, _ in held_out]
+        step.append(auroc(p, [w for _, _, w in held_out]))
+        worst: dict[str, tuple[float, bool]] = {}
+        for (item, _, w), prob in zip(held_out, p, strict=True):
+            worst[item] = (max(prob, worst.get(item, (0.0, w))[0]), w)
+        answer.append(auroc([v[0] for v in worst.values()], [v[1] for v in worst.values()]))
+    return {
+        "AUROC step p vs solution wrong": _mean(step),
+        "AUROC max step p vs answer wrong": _mean(answer),
+    }
 
 
-def report(
-    name: str, verifier: Verifier, rows: Rows, p: Sequence[float] | None = None
-) -> dict[str, Any]:
-    if p is None:
-        p = [verifier.error_probability(s) or 0.0 for _, s, _ in rows]
+def _mean(values: Sequence[float | None]) -> float:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else float("nan")
+
+
+def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
+    p = [verifier.error_probability(s) or 0.0 for _, s, _ in rows]
     token_only = Verifier(
         {f: c for f, c in verifier.coefficients.items() if f != ARITH_FEATURE}, verifier.intercept
     )
@@ -135,8 +145,9 @@ def main() -> None:
     print("in sample:")
     report(args.records, verifier, rows)
     if args.cv > 1:
-        print(f"{args.cv}-fold cross-validated:")
-        report(args.records, verifier, rows, cross_validated(rows, features, args.cv))
+        print(f"{args.cv}-fold cross-validated (mean over the held-out folds):")
+        for key, value in cross_validated(rows, features, args.cv).items():
+            print(f"  {key}: {value:.3f}")
     if args.evaluate:
         print("out of sample:")
         report(args.evaluate, verifier, steps_of(args.evaluate, args.system))
