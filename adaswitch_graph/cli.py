@@ -17,7 +17,7 @@ from adaswitch_graph.budget import Budget
 from adaswitch_graph.datasets import DATA_ENV
 from adaswitch_graph.embedded import DEFAULT_CLOUD, DEFAULT_LOCAL
 from adaswitch_graph.errors import AdaSwitchError
-from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph
+from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph, drawing
 from adaswitch_graph.models import resolve_model
 from adaswitch_graph.nodes.prepare import question_from_messages
 from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
@@ -359,12 +359,7 @@ def models() -> None:
 @app.command()
 def graph() -> None:
     """Print the graph as Mermaid."""
-    from langchain_core.language_models import GenericFakeChatModel
-
-    # The graph's shape does not depend on the models, so none is started to draw it.
-    placeholder = GenericFakeChatModel(messages=iter(()))
-    builder = create_adaswitch_graph(placeholder, placeholder)
-    typer.echo(builder.compile().get_graph().draw_mermaid())
+    typer.echo(drawing().draw_mermaid())
 
 
 trace_app = typer.Typer(help="Look at trace files and bench results.", no_args_is_help=True)

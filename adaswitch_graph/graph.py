@@ -209,6 +209,15 @@ def create_adaswitch_agent(
     return builder.compile(checkpointer=checkpointer, name=name, debug=debug)
 
 
+def drawing() -> Any:
+    """The graph's drawable form (`get_graph()`), built with placeholder models: its
+    shape does not depend on the models, so none is started to draw it."""
+    from langchain_core.language_models import GenericFakeChatModel
+
+    placeholder = GenericFakeChatModel(messages=iter(()))
+    return create_adaswitch_graph(placeholder, placeholder).compile().get_graph()
+
+
 def _tools_by_name(tools: Sequence[BaseTool | Callable[..., Any]]) -> dict[str, BaseTool]:
     made = [t if isinstance(t, BaseTool) else tool(t) for t in tools]
     names = [t.name for t in made]

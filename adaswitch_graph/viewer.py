@@ -147,14 +147,9 @@ def taken_edges(path: Sequence[str]) -> Counter[tuple[str, str]]:
 
 def graph_edges() -> list[tuple[str, str]]:
     """The edges of the AdaSwitch graph, read off the graph itself."""
-    from langchain_core.language_models import GenericFakeChatModel
+    from adaswitch_graph.graph import drawing
 
-    from adaswitch_graph.graph import create_adaswitch_graph
-
-    # The graph's shape does not depend on the models, so none is started to draw it.
-    placeholder = GenericFakeChatModel(messages=iter(()))
-    drawn = create_adaswitch_graph(placeholder, placeholder).compile().get_graph()
-    return [(e.source, e.target) for e in drawn.edges]
+    return [(e.source, e.target) for e in drawing().edges]
 
 
 # --- HTML ----------------------------------------------------------------------------
