@@ -32,8 +32,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from adaswitch_graph.budget import Budget
 from adaswitch_graph.events import CALLBACK_EVENT
+from adaswitch_graph.nodes.self_verify import capped
 from adaswitch_graph.policies import Policy, StepView, policy_from_description
-from adaswitch_graph.state import Step, empty_usage
+from adaswitch_graph.state import Step, Usage, empty_usage
 from adaswitch_graph.verifier import Verifier
 
 
@@ -156,11 +157,7 @@ def replay(
         )
         view = StepView(run.question, step, list(steps), verified["cloud_calls"])
         wanted = chosen.decide(view)
-        decision = wanted
-        if decision == "retry" and step["retried"]:
-            decision = "cloud"
-        if decision == "cloud" and _exhausted(budget, verified):
-            decision = "accept"
+        decision, _ = capped(wanted, step["retried"], budget, _spent(verified))
         out.append(Replayed(step["index"], p, wanted, decision))
         merged = [m for m in run.of("merged") if m["index"] == step["index"]]
         if decision != "retry" and merged:
@@ -177,8 +174,9 @@ def _numbered(events: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str,
         yield attempt, event
 
 
-def _exhausted(budget: Budget, verified: dict[str, Any]) -> bool:
-    spent = empty_usage()
-    spent["calls"] = verified["cloud_calls"]
-    spent["output_tokens"] = verified["cloud_output_tokens"]
-    return budget.exhausted({"cloud": spent}) is not None
+def _spent(verified: dict[str, Any]) -> Usage:
+    """The cloud spend recorded when the step was verified, as a usage ledger."""
+    cloud = empty_usage()
+    cloud["calls"] = verified["cloud_calls"]
+    cloud["output_tokens"] = verified["cloud_output_tokens"]
+    return {"cloud": cloud}

@@ -12,18 +12,32 @@ from typing import Any, get_args
 
 from langgraph._internal._runnable import RunnableCallable
 
+from adaswitch_graph.budget import Budget
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.policies import StepView
 from adaswitch_graph.signals import judge_p_correct
-from adaswitch_graph.state import AdaSwitchState, Decision, Step, current_draft, spent
+from adaswitch_graph.state import AdaSwitchState, Decision, Step, Usage, current_draft, spent
 from adaswitch_graph.steps import solution_so_far
 from adaswitch_graph.verifier import JUDGE_FEATURE
 
 SELF_VERIFY = "self_verify"
 JUDGE_MAX_TOKENS = 3
+
+
+def capped(
+    decision: Decision, retried: bool, budget: Budget, usage: Usage
+) -> tuple[Decision, str | None]:
+    """The policy's decision under the rules no policy can break: one local retry per
+    step (a retried step still doubted goes to the cloud), and the budget (a step the
+    budget cannot pay for is accepted; the reason is returned)."""
+    if decision == "retry" and retried:
+        decision = "cloud"
+    if decision == "cloud" and (reason := budget.exhausted(usage)):
+        return "accept", reason
+    return decision, None
 
 
 def build_self_verify(ctx: GraphContext) -> RunnableCallable:
@@ -62,10 +76,8 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
                 f"a policy must return one of {get_args(Decision)}"
             )
         verified["flagged"] = decision != "accept"
-        if decision == "retry" and draft["retried"]:
-            decision = "cloud"  # one local retry per step; still doubted, so escalate
-        if decision == "cloud" and (reason := ctx.budget.exhausted(usage)):
-            decision = "accept"
+        decision, reason = capped(decision, draft["retried"], ctx.budget, usage)
+        if reason is not None:
             verified["cloud_error"] = reason
         verified["decision"] = decision
         emit(
