@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from langchain_core.messages import HumanMessage
@@ -33,6 +33,12 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+
+
+def fail(problem: Exception | str) -> NoReturn:
+    """End the command with the one-line `error:` a user acts on."""
+    errors.print(f"[bold red]error:[/] {escape(str(problem))}")
+    raise typer.Exit(1) from None
 
 
 @app.command()
@@ -84,8 +90,7 @@ def ask(
         callbacks = [TraceWriter(trace)] if trace else []
         result = _run(graph, question, live=not as_json, config={"callbacks": callbacks})
     except (AdaSwitchError, ValueError) as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        fail(exc)
     if as_json:
         payload = {
             "question": question,
@@ -254,8 +259,7 @@ def bench(
         elif not results.exists():
             raise AdaSwitchError(f"--report-only: {results} does not exist")
     except (AdaSwitchError, ValueError) as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        fail(exc)
     _print_report(read_records(results), results, local, cloud, prices)
 
 
@@ -314,8 +318,7 @@ def _print_report(
 
     rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices)
     if not rows:
-        errors.print(f"[bold red]error:[/] {escape(str(results))} holds no finished items")
-        raise typer.Exit(1)
+        fail(f"{results} holds no finished items")
     table = Table(title=f"{results} ({rows[0].n} items each)", title_justify="left")
     for column in COLUMNS:
         if column == "system":
@@ -386,8 +389,7 @@ def trace_view(
         else:
             page = trace_html(read_trace(file), title=file.name)
     except (AdaSwitchError, ValueError, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        fail(exc)
     target.write_text(page, encoding="utf-8")
     console.print(f"wrote {target}")
 
@@ -408,8 +410,7 @@ def trace_mermaid_command(
         if not 1 <= run <= len(runs):
             raise AdaSwitchError(f"{file} holds {len(runs)} run(s); --run {run} is not one")
     except (AdaSwitchError, ValueError, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        fail(exc)
     typer.echo(trace_mermaid(runs[run - 1]), nl=False)
 
 
