@@ -11,7 +11,10 @@ Systems (`parse_system`):
   to the cloud whole) escalating until it has spent the matched system's cloud output
   tokens; `oracle`: the same cascade escalating exactly the questions local got wrong.
   Both are assembled from the `local` and `cloud` records: with greedy decoding, running
-  them would repeat the same calls.
+  them would repeat the same calls;
+- `oracle-steps`: AdaSwitch with the answer key as its policy (`ReferencePolicy`): the
+  cloud takes exactly the steps that compute a number the item's worked solution does
+  not have (GSM8K). A ceiling: how far a perfect step signal would go with this pair.
 
 Records are appended as items finish; a re-run with the same output file skips every
 (system, item) already recorded without an error. Model calls go through a `CallCache`
@@ -43,15 +46,24 @@ from adaswitch_graph.policies import (
     Policy,
     RandomPolicy,
     SelfVerifyPolicy,
+    StepView,
     parse_policy,
 )
-from adaswitch_graph.scoring import score
-from adaswitch_graph.state import USAGE_FIELDS, Usage
+from adaswitch_graph.scoring import score, step_is_right
+from adaswitch_graph.state import USAGE_FIELDS, Decision, Usage
 from adaswitch_graph.verifier import Verifier
 
-SystemKind = Literal["local", "cloud", "adaswitch", "random", "cascade", "oracle"]
+SystemKind = Literal["local", "cloud", "adaswitch", "random", "oracle-steps", "cascade", "oracle"]
 DERIVED: tuple[SystemKind, ...] = ("cascade", "oracle")
-RUN_ORDER: tuple[SystemKind, ...] = ("local", "cloud", "adaswitch", "random", *DERIVED)
+RUN_ORDER: tuple[SystemKind, ...] = (
+    "local",
+    "cloud",
+    "adaswitch",
+    "random",
+    "oracle-steps",
+    *DERIVED,
+)
+PLAIN_SYSTEMS = ("local", "cloud", "random", "cascade", "oracle", "oracle-steps")
 Progress = Callable[[str, int, int], None]
 """Called with (system, items done, items in all) as items finish."""
 
@@ -66,10 +78,11 @@ class System:
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
-    """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`, or a
-    policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `random:0.2`)."""
+    """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`,
+    `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
+    `random:0.2`)."""
     name = spec.strip().lower()
-    if name in ("local", "cloud", "random", "cascade", "oracle"):
+    if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
     return System(name, "adaswitch", parse_policy(name), sweep)
 
@@ -144,7 +157,7 @@ async def arun_bench(
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """`run_bench`, awaited."""
-    _check_systems(systems, setup)
+    _check_systems(systems, setup, items)
     if setup.concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {setup.concurrency}")
     out = Path(out)
@@ -166,6 +179,8 @@ async def arun_bench(
                     policy = RandomPolicy(
                         _cloud_step_rate(out, items, _matched(systems, setup)), setup.seed
                     )
+                if system.kind == "oracle-steps":
+                    policy = ReferencePolicy(items)
                 await _run_system(system, policy, items, local, cloud, setup, sink, progress)
             for system in ordered:
                 if system.kind in DERIVED:
@@ -184,7 +199,7 @@ def _ends_mid_line(path: Path) -> bool:
         return file.read(1) != b"\n"
 
 
-def _check_systems(systems: Sequence[System], setup: BenchSetup) -> None:
+def _check_systems(systems: Sequence[System], setup: BenchSetup, items: Sequence[Item]) -> None:
     if not systems:
         raise ValueError("no systems to run; e.g. --systems local,cloud,selfverify:0.3")
     names = [s.name for s in systems]
@@ -199,8 +214,27 @@ def _check_systems(systems: Sequence[System], setup: BenchSetup) -> None:
         )
     if kinds & set(DERIVED) and not {"local", "cloud"} <= kinds:
         raise ValueError("cascade and oracle are built from the local and cloud runs; list both")
+    if "oracle-steps" in kinds and not any(item.solution for item in items):
+        raise ValueError(
+            "oracle-steps reads the items' worked solutions, and these items have none "
+            "(GSM8K's have them)"
+        )
     if setup.match is not None and setup.match not in names:
         raise ValueError(f"--match {setup.match!r} is not one of the systems {names}")
+
+
+class ReferencePolicy:
+    """The step-level oracle: the cloud takes exactly the steps that compute a number
+    the item's worked solution does not have (`scoring.step_is_right`). It reads the
+    answer key, so it only measures how far a perfect step signal would go."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self._by_question = {item.question.strip(): item for item in items}
+
+    def decide(self, view: StepView) -> Decision:
+        item = self._by_question.get(view.question.strip())
+        wrong = item is not None and step_is_right(view.step["text"], item) is False
+        return "cloud" if wrong else "accept"
 
 
 def _matched(systems: Sequence[System], setup: BenchSetup) -> str:

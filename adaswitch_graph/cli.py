@@ -196,7 +196,10 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of gym items and random switching.")] = 0,
     systems: Annotated[
         str,
-        typer.Option(help="Comma-separated: local, cloud, a policy spec, random, cascade, oracle."),
+        typer.Option(
+            help="Comma-separated: local, cloud, a policy spec, random, cascade, oracle, "
+            "oracle-steps."
+        ),
     ] = "local,cloud,selfverify,random,cascade",
     sweep: Annotated[
         list[str] | None,

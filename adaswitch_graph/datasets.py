@@ -43,6 +43,8 @@ class Item:
     """How an answer is scored: a number, yes/no, or the gym task's own scorer."""
     entry: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The gym entry a gym scorer needs."""
+    solution: str = field(default="", compare=False, repr=False)
+    """The reference's worked solution, where the dataset has one (GSM8K)."""
 
 
 def load_items(
@@ -117,14 +119,16 @@ def parse_item(row: Mapping[str, Any], default_id: str) -> Item:
         answer = _number_text(row["Answer"])
         return Item(str(row.get("ID", default_id)), question, answer, "number")
     if "question" in row and "answer" in row:  # GSM8K, or plain
-        answer = str(row["answer"])
+        answer, solution = str(row["answer"]), ""
         if "####" in answer:
-            answer = answer.rsplit("####", 1)[1]
+            solution, answer = answer.rsplit("####", 1)
+            solution = solution.strip()
         answer = answer.strip().replace(",", "")
         kind: Kind = "yesno" if answer.lower() in ("yes", "no") else "number"
         if kind == "yesno":
             answer = answer.lower()
-        return Item(str(row.get("id", default_id)), str(row["question"]), answer, kind)
+        question = str(row["question"])
+        return Item(str(row.get("id", default_id)), question, answer, kind, solution=solution)
     raise DatasetError(
         f"a row with keys {sorted(row)} is in none of the known formats: "
         '{"question", "answer"} (GSM8K), {"Body", "Question", "Answer"} (SVAMP), '

@@ -40,13 +40,22 @@ _lock = threading.Lock()
 
 def parallel_slots() -> int:
     """`$ADASWITCH_PARALLEL`, default 4: the measured sweet spot on 2 cores."""
-    raw = os.environ.get("ADASWITCH_PARALLEL", "4")
+    return _positive_env("ADASWITCH_PARALLEL", 4)
+
+
+def cpu_threads() -> int:
+    """`$ADASWITCH_THREADS`, default every core: the threads each server computes on."""
+    return _positive_env("ADASWITCH_THREADS", os.cpu_count() or 2)
+
+
+def _positive_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
     try:
         value = int(raw)
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"ADASWITCH_PARALLEL must be a positive integer, got {raw!r}")
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
     return value
 
 
@@ -68,7 +77,7 @@ def embedded_server(name: str) -> EmbeddedServer:
         params.model_alias = name
         params.n_parallel = n_parallel
         params.n_ctx = CTX_PER_SLOT * n_parallel
-        params.cpuparams.n_threads = os.cpu_count() or 2
+        params.cpuparams.n_threads = cpu_threads()
         # llama.cpp keeps prompt states in RAM for reuse across slots, up to 8 GiB by
         # default; a bench's many prompts grew the process by ~0.8 GB. A few hundred MB
         # hold every live prefix of a few concurrent runs.

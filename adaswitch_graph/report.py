@@ -31,6 +31,8 @@ class Row:
     ci_high: float
     cloud_calls: float
     """Per question."""
+    steps: float
+    """Per question."""
     cloud_step_rate: float
     """Share of the steps the cloud wrote."""
     cloud_output_share: float | None
@@ -47,6 +49,10 @@ class Row:
     """Share of the model calls answered from another system's identical call (items/min
     is then faster than the system alone would run)."""
     errors: int
+    fixed: int | None = None
+    """Questions local alone got wrong and this system right (None without local)."""
+    lost: int | None = None
+    """Questions local alone got right and this system wrong."""
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -95,6 +101,7 @@ def summarize(
                 ci_low=low,
                 ci_high=high,
                 cloud_calls=_mean(rs, "cloud_calls"),
+                steps=steps / n if n else 0.0,
                 cloud_step_rate=cloud_steps / steps if steps else 0.0,
                 cloud_output_share=None,
                 local_tokens=_mean(rs, "local_input_tokens") + _mean(rs, "local_output_tokens"),
@@ -130,8 +137,18 @@ def _relative(
         if cloud
         else 0
     )
+    local_right = (
+        {r["item"]: bool(r["correct"]) for r in by_system[local.system] if r["item"] in common}
+        if local
+        else {}
+    )
     out = []
     for row in rows:
+        fixed = lost = None
+        if local_right:
+            mine = {r["item"]: bool(r["correct"]) for r in by_system[row.system]}
+            fixed = sum(mine[i] and not right for i, right in local_right.items())
+            lost = sum(right and not mine[i] for i, right in local_right.items())
         share = None
         if cloud_out:
             mine = sum(
@@ -141,7 +158,9 @@ def _relative(
         gap = None
         if local and cloud and cloud.accuracy != local.accuracy:
             gap = (row.accuracy - local.accuracy) / (cloud.accuracy - local.accuracy)
-        out.append(replace(row, cloud_output_share=share, gap_recovered=gap))
+        out.append(
+            replace(row, cloud_output_share=share, gap_recovered=gap, fixed=fixed, lost=lost)
+        )
     return out
 
 
@@ -177,7 +196,9 @@ COLUMNS = (
     "n",
     "accuracy (95% CI)",
     "gap recovered",
+    "fixed / lost vs local",
     "cloud calls/q",
+    "steps/q",
     "cloud steps",
     "cloud out tok. vs cloud alone",
     "local tok./q",
@@ -195,7 +216,9 @@ def row_cells(row: Row) -> list[str]:
         str(row.n),
         f"{row.accuracy:.1%} ({row.ci_low:.1%} to {row.ci_high:.1%})",
         "-" if row.gap_recovered is None else f"{row.gap_recovered:.0%}",
+        "-" if row.fixed is None else f"{row.fixed} / {row.lost}",
         f"{row.cloud_calls:.2f}",
+        f"{row.steps:.1f}",
         f"{row.cloud_step_rate:.0%}",
         "-" if row.cloud_output_share is None else f"{row.cloud_output_share:.0%}",
         f"{row.local_tokens:.0f}",

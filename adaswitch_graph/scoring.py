@@ -46,3 +46,26 @@ def score(item: Item, answer: str | None) -> float:
 
         return gym_score(item, answer or "")
     return float(numbers_match(answer, item.answer))
+
+
+_RESULT = re.compile(r"(?:=|\bAnswer:)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
+
+
+def step_results(text: str) -> list[float]:
+    """The numbers a step computes: each one right after an `=` or `Answer:`."""
+    return [float(m.replace(",", "")) for m in _RESULT.findall(text)]
+
+
+def step_is_right(text: str, item: Item) -> bool | None:
+    """A step label from the reference's worked solution: right when every number the
+    step computes appears in the solution or the question, wrong when one does not.
+
+    None when the item has no worked solution or the step computes nothing. The label is
+    noisy the way such labels are: a right step on another path than the reference's
+    counts as wrong, and a wrong step that lands on one of its numbers as right.
+    """
+    results = step_results(text)
+    if not item.solution or not results:
+        return None
+    known = [float(n.replace(",", "")) for n in _NUMBER.findall(f"{item.question} {item.solution}")]
+    return all(any(math.isclose(r, k, rel_tol=1e-3, abs_tol=0.01) for k in known) for r in results)

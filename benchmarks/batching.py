@@ -1,7 +1,8 @@
 """Raw generation throughput of an embedded model: one request alone, then K at once.
 
 This is the ceiling of what `--concurrency K` can gain: on a machine where one stream
-already uses every core, batching adds little.
+already uses every core, batching adds little. `$ADASWITCH_THREADS` sets the threads the
+server computes on (default: every core).
 
     python benchmarks/batching.py --model qwen2.5-coder-0.5b --concurrent 4
 """
@@ -12,7 +13,7 @@ import argparse
 import asyncio
 import time
 
-from adaswitch_graph.embedded import embedded_chat_model, parallel_slots
+from adaswitch_graph.embedded import cpu_threads, embedded_chat_model, parallel_slots
 
 
 async def main() -> None:
@@ -34,7 +35,9 @@ async def main() -> None:
         tokens = sum(await asyncio.gather(*(one(i) for i in range(k))))
         rates[k] = tokens / (time.perf_counter() - started)
         print(f"{k} concurrent: {tokens} tokens, {rates[k]:.1f} tok/s")
-    print(f"{args.model}, {parallel_slots()} slots: x{rates[args.concurrent] / rates[1]:.2f}")
+    threads = cpu_threads()
+    setup = f"{parallel_slots()} slots, {threads} thread{'s' if threads > 1 else ''}"
+    print(f"{args.model}, {setup}: x{rates[args.concurrent] / rates[1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,81 +1,161 @@
 """Fit the verifier on the local model's own steps from a bench run, and report how well
-its error probability separates wrong from right.
+its error probability separates wrong steps from right ones.
 
 Run the local model alone on GSM8K *train* items first (never test items), then fit:
 
-    adaswitch bench --dataset gsm8k-train --data-dir DIR --limit 80 --systems local,cloud \\
+    adaswitch bench --dataset gsm8k-train --data-dir DIR --limit 240 --systems local \\
         --out runs/dev.jsonl
-    python benchmarks/calibrate_verifier.py runs/dev.jsonl --out adaswitch_graph/verifier.json
+    python benchmarks/calibrate_verifier.py runs/dev.jsonl --data-dir DIR \\
+        --out adaswitch_graph/verifier.json
 
-Labels. A step of a solution whose final answer is right is labelled right. A step of a
-wrong solution is labelled wrong (the step where it went wrong is not known, so this is
-noisy: it reads "P(this solution goes wrong | this step)"). Steps whose written
-calculation does not add up are wrong for certain; the AUROC against those labels is
-reported for the token features alone, which never see the check.
+Labels (`--labels`):
 
-Given a second results file (`--evaluate runs/test.jsonl`) the fitted verifier is also
-scored there, out of sample.
+- `steps` (default): a step is wrong when a number it computes (after `=` or
+  `Answer:`) appears nowhere in the item's reference solution or question. GSM8K's
+  worked solutions give these; steps that compute nothing stay unlabelled.
+- `solution`: a step is wrong when its solution's final answer is wrong (every step of
+  a wrong solution, also the sound ones before the mistake).
+
+The AUROCs of both labels are always reported, and so is the AUROC of the token
+features alone against the steps whose written calculation does not add up (wrong for
+certain; the token features never see that check). Given a second results file
+(`--evaluate runs/test.jsonl`) the fitted verifier is also scored there, out of sample.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
+from adaswitch_graph.datasets import Item, load_items
 from adaswitch_graph.report import auroc
+from adaswitch_graph.scoring import step_is_right
 from adaswitch_graph.signals import ARITH_FEATURE, arithmetic_errors
 from adaswitch_graph.verifier import Verifier
 
-FEATURES = ("low_token_share", "mean_margin", "min_digit_logprob", ARITH_FEATURE)
+FEATURES = ("min_digit_logprob",)
 """The shipped verifier's features (chosen by cross-validation on GSM8K train items)."""
-Rows = Sequence[tuple[str, dict[str, float], bool]]
+CANDIDATES = (
+    "min_logprob",
+    "mean_logprob",
+    "n_tokens",
+    "min_digit_logprob",
+    "low_token_share",
+    "mean_margin",
+    ARITH_FEATURE,
+)
+"""Every step feature `--search` tries."""
 
 
-def steps_of(path: str, system: str) -> list[tuple[str, dict[str, float], bool]]:
-    """(item, signals, solution wrong) for every local step of `system` in `path`."""
+@dataclass(frozen=True)
+class Row:
+    """One local step of a bench record."""
+
+    item: str
+    signals: dict[str, float]
+    solution_wrong: bool
+    step_wrong: bool | None
+    """From the reference solution (`step_is_right`); None where it cannot tell."""
+
+
+Rows = Sequence[Row]
+LABELS: dict[str, Callable[[Row], bool | None]] = {
+    "steps": lambda row: row.step_wrong,
+    "solution": lambda row: row.solution_wrong,
+}
+LABEL_TEXT = {
+    "steps": "a step is wrong when a number it computes is nowhere in the reference "
+    "solution or the question (steps that compute nothing are left out)",
+    "solution": "a step is wrong when its solution's final answer is wrong",
+}
+
+
+def references(data_dir: str | None) -> dict[str, Item]:
+    """The GSM8K items by the ids a bench gives them, for their worked solutions."""
+    found: dict[str, Item] = {}
+    for dataset in ("gsm8k", "gsm8k-train"):
+        try:
+            found.update((i.id, i) for i in load_items(dataset, data_dir=data_dir))
+        except ValueError:
+            continue
+    return found
+
+
+def steps_of(path: str, system: str, items: Mapping[str, Item]) -> list[Row]:
+    """Every local step of `system` in `path`, with its labels."""
     rows = []
     for record in item_records(read_records(path)):
         if record["system"] != system or record.get("error"):
             continue
+        item = items.get(record["item"])
         for step in record.get("trajectory", []):
             if step["author"] != "local" or "min_logprob" not in step["signals"]:
                 continue
             signals = dict(step["signals"])
             signals[ARITH_FEATURE] = float(arithmetic_errors(step["text"]))
-            rows.append((record["item"], signals, not record["correct"]))
+            right = None if item is None else step_is_right(step["text"], item)
+            wrong = None if right is None else not right
+            rows.append(Row(record["item"], signals, not record["correct"], wrong))
     return rows
 
 
-def fit(rows: Rows, features: Sequence[str], meta: dict[str, Any] | None = None) -> Verifier:
+def labelled(rows: Rows, labels: str) -> list[tuple[Row, bool]]:
+    return [(row, y) for row in rows if (y := LABELS[labels](row)) is not None]
+
+
+def fit(
+    rows: Rows, features: Sequence[str], labels: str, meta: dict[str, Any] | None = None
+) -> Verifier:
+    pairs = labelled(rows, labels)
+    if not pairs:
+        raise SystemExit(f"no step has a {labels!r} label; is --data-dir right?")
     return Verifier.fit(
-        [s for _, s, _ in rows], [w for _, _, w in rows], features=features, meta=meta
+        [r.signals for r, _ in pairs], [y for _, y in pairs], features=features, meta=meta
     )
 
 
-def cross_validated(rows: Rows, features: Sequence[str], folds: int) -> dict[str, float]:
+def separation(p: Sequence[float], rows: Rows) -> dict[str, float | None]:
+    """How well the error probabilities `p` of `rows` pick out wrong steps and answers."""
+    steps = [(prob, row.step_wrong) for prob, row in zip(p, rows, strict=True)]
+    known = [(prob, wrong) for prob, wrong in steps if wrong is not None]
+    worst: dict[str, tuple[float, bool]] = {}
+    for prob, row in zip(p, rows, strict=True):
+        worst[row.item] = (max(prob, worst.get(row.item, (0.0, False))[0]), row.solution_wrong)
+    return {
+        "AUROC step p vs step wrong (reference)": auroc(
+            [q for q, _ in known], [w for _, w in known]
+        ),
+        "AUROC step p vs solution wrong": auroc(p, [row.solution_wrong for row in rows]),
+        "AUROC max step p vs answer wrong": auroc(
+            [v[0] for v in worst.values()], [v[1] for v in worst.values()]
+        ),
+    }
+
+
+def cross_validated(
+    rows: Rows, features: Sequence[str], labels: str, folds: int
+) -> dict[str, float]:
     """AUROCs on held-out items: the items are split into `folds`, each fold is scored by
     a fit on the others, and each AUROC is the mean over the folds (ranking within a
     fold, so the folds' different intercepts do not blur it)."""
-    items = sorted({i for i, _, _ in rows})
+    items = sorted({row.item for row in rows})
     fold_of = {item: n % folds for n, item in enumerate(items)}
-    step, answer = [], []
+    per_fold: list[dict[str, float | None]] = []
     for k in range(folds):
-        verifier = fit([r for r in rows if fold_of[r[0]] != k], features)
-        held_out = [r for r in rows if fold_of[r[0]] == k]
-        p = [verifier.error_probability(s) or 0.0 for _, s, _ in held_out]
-        step.append(auroc(p, [w for _, _, w in held_out]))
-        worst: dict[str, tuple[float, bool]] = {}
-        for (item, _, w), prob in zip(held_out, p, strict=True):
-            worst[item] = (max(prob, worst.get(item, (0.0, w))[0]), w)
-        answer.append(auroc([v[0] for v in worst.values()], [v[1] for v in worst.values()]))
-    return {
-        "AUROC step p vs solution wrong": _mean(step),
-        "AUROC max step p vs answer wrong": _mean(answer),
-    }
+        verifier = fit([r for r in rows if fold_of[r.item] != k], features, labels)
+        held_out = [r for r in rows if fold_of[r.item] == k]
+        per_fold.append(separation([_p(verifier, r) for r in held_out], held_out))
+    return {key: _mean([fold[key] for fold in per_fold]) for key in per_fold[0]}
+
+
+def _p(verifier: Verifier, row: Row) -> float:
+    return verifier.error_probability(row.signals) or 0.0
 
 
 def _mean(values: Sequence[float | None]) -> float:
@@ -83,31 +163,54 @@ def _mean(values: Sequence[float | None]) -> float:
     return sum(known) / len(known) if known else float("nan")
 
 
+def search(rows: Rows, labels: str, size: int, folds: int) -> None:
+    """Print the cross-validated AUROCs of every subset of up to `size` candidates."""
+    scored = []
+    for k in range(1, size + 1):
+        for features in itertools.combinations(CANDIDATES, k):
+            figures = cross_validated(rows, features, labels, folds)
+            scored.append((list(figures.values()), ",".join(features)))
+    print(f"feature search, {folds}-fold cross-validated ({', '.join(figures)}):")
+    for values, names in sorted(scored, reverse=True):
+        print(f"  {' '.join(f'{v:.3f}' for v in values)}  {names}")
+
+
+def threshold_flagging(p: Sequence[float], share: float) -> float:
+    """The lowest threshold that flags at most `share` of the steps."""
+    ranked = sorted(p, reverse=True)
+    count = int(share * len(ranked))
+    return ranked[count] + 1e-9 if count < len(ranked) else 0.0
+
+
 def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
-    p = [verifier.error_probability(s) or 0.0 for _, s, _ in rows]
+    p = [_p(verifier, row) for row in rows]
     token_only = Verifier(
         {f: c for f, c in verifier.coefficients.items() if f != ARITH_FEATURE}, verifier.intercept
     )
-    p_tokens = [token_only.error_probability(s) or 0.0 for _, s, _ in rows]
-    wrong = [w for _, _, w in rows]
-    arith = [s[ARITH_FEATURE] > 0 for _, s, _ in rows]
-    items: dict[str, tuple[float, float, bool]] = {}
-    for (item, signals, w), prob in zip(rows, p, strict=True):
-        worst, lowest, _ = items.get(item, (0.0, 0.0, w))
-        items[item] = (max(worst, prob), min(lowest, signals["min_logprob"]), w)
-    answer_wrong = [w for _, _, w in items.values()]
-    figures = {
+    arith = [row.signals[ARITH_FEATURE] > 0 for row in rows]
+    lowest: dict[str, tuple[float, bool]] = {}
+    for row in rows:
+        low = min(lowest.get(row.item, (0.0, False))[0], row.signals["min_logprob"])
+        lowest[row.item] = (low, row.solution_wrong)
+    known = [r.step_wrong for r in rows if r.step_wrong is not None]
+    sound = [r.step_wrong for r in rows if r.step_wrong is not None and not r.solution_wrong]
+    flagged = {r.item for r in rows if r.step_wrong}
+    failed = {item for item, (_, wrong) in lowest.items() if wrong}
+    figures: dict[str, Any] = {
         "data": name,
-        "items": len(items),
+        "items": len(lowest),
         "steps": len(rows),
-        "wrong solutions": sum(answer_wrong),
+        "steps labelled from the reference (wrong)": f"{len(known)} ({sum(known)})",
+        "right solutions' labelled steps labelled wrong": f"{sum(sound)}/{len(sound)}",
+        "wrong solutions with a step labelled wrong": f"{len(failed & flagged)}/{len(failed)}",
+        "wrong solutions": sum(w for _, w in lowest.values()),
         "steps with a calculation that does not add up": sum(arith),
-        "AUROC step p vs solution wrong": auroc(p, wrong),
-        "AUROC step p (token features only) vs solution wrong": auroc(p_tokens, wrong),
-        "AUROC step p (token features only) vs calculation wrong": auroc(p_tokens, arith),
-        "AUROC max step p vs answer wrong": auroc([v[0] for v in items.values()], answer_wrong),
+        **separation(p, rows),
+        "AUROC step p (token features only) vs calculation wrong": auroc(
+            [_p(token_only, row) for row in rows], arith
+        ),
         "AUROC -min token logprob vs answer wrong": auroc(
-            [-v[1] for v in items.values()], answer_wrong
+            [-v[0] for v in lowest.values()], [v[1] for v in lowest.values()]
         ),
     }
     for key, value in figures.items():
@@ -121,36 +224,57 @@ def main() -> None:
     )
     parser.add_argument("records", help="bench results JSONL with a local-alone system")
     parser.add_argument("--system", default="local")
+    parser.add_argument("--data-dir", help="folder of the datasets (default $ADASWITCH_DATA)")
+    parser.add_argument("--labels", choices=sorted(LABELS), default="steps")
     parser.add_argument("--out", help="where to write the fitted verifier JSON")
     parser.add_argument("--evaluate", help="another results JSONL to score the fit on")
     parser.add_argument("--features", default=",".join(FEATURES))
     parser.add_argument("--cv", type=int, default=5, help="folds of the cross-validation")
+    parser.add_argument(
+        "--search",
+        type=int,
+        default=0,
+        metavar="K",
+        help="cross-validate every subset of up to K candidate features, best first",
+    )
+    parser.add_argument(
+        "--flag-share",
+        type=float,
+        default=0.3,
+        help="print the threshold that flags this share of the fitted steps",
+    )
     args = parser.parse_args()
 
-    rows = steps_of(args.records, args.system)
+    items = references(args.data_dir)
+    rows = steps_of(args.records, args.system, items)
     if not rows:
         raise SystemExit(f"no local steps of system {args.system!r} in {args.records}")
     features = tuple(f for f in args.features.split(",") if f)
     verifier = fit(
         rows,
         features,
+        args.labels,
         {
-            "fitted_on": f"{Path(args.records).name}: {len({i for i, _, _ in rows})} items, "
-            f"{len(rows)} local steps",
-            "labels": "a step is labelled wrong when its solution's final answer is wrong",
+            "fitted_on": f"{Path(args.records).name}: {len({r.item for r in rows})} items, "
+            f"{len(labelled(rows, args.labels))} labelled local steps",
+            "labels": LABEL_TEXT[args.labels],
             "script": "benchmarks/calibrate_verifier.py",
         },
     )
     print(json.dumps(verifier.to_dict(), indent=2))
     print("in sample:")
     report(args.records, verifier, rows)
+    threshold = threshold_flagging([_p(verifier, row) for row in rows], args.flag_share)
+    print(f"  threshold flagging {args.flag_share:.0%} of the steps: {threshold:.3f}")
     if args.cv > 1:
-        print(f"{args.cv}-fold cross-validated (mean over the held-out folds):")
-        for key, value in cross_validated(rows, features, args.cv).items():
+        print(f"{args.cv}-fold cross-validated, labels {args.labels!r} (mean over folds):")
+        for key, value in cross_validated(rows, features, args.labels, args.cv).items():
             print(f"  {key}: {value:.3f}")
+    if args.search:
+        search(rows, args.labels, args.search, max(args.cv, 2))
     if args.evaluate:
         print("out of sample:")
-        report(args.evaluate, verifier, steps_of(args.evaluate, args.system))
+        report(args.evaluate, verifier, steps_of(args.evaluate, args.system, items))
     if args.out:
         verifier.save(args.out)
         print(f"wrote {args.out}")

@@ -72,7 +72,7 @@ def main() -> None:
     async def run_async() -> float:
         started = time.perf_counter()
         await agent.abatch([inputs] * args.questions)
-        return (time.perf_counter() - started) / (args.questions * steps)
+        return float((time.perf_counter() - started) / (args.questions * steps))
 
     async_per_step = asyncio.run(run_async())
     print(f"{args.questions} questions x {steps} steps ({cloud} cloud-assisted per question)")

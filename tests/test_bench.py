@@ -211,3 +211,25 @@ def test_a_rerun_does_not_write_the_derived_records_again(tmp_path: Path) -> Non
     lines = out.read_text().splitlines()
     run_bench(ITEMS, systems, out, setup())
     assert out.read_text().splitlines() == lines
+
+
+def test_the_step_oracle_sends_exactly_the_steps_off_the_reference(tmp_path: Path) -> None:
+    # Worked solutions, as GSM8K has them: "A + 10 = A+10".
+    items = [
+        Item(i.id, i.question, i.answer, i.kind, solution=f"{a} + 10 = {a + 10}")
+        for a, i in enumerate(ITEMS, start=1)
+    ]
+    out = tmp_path / "run.jsonl"
+    run_bench(items, [parse_system("local"), parse_system("oracle-steps")], out, setup())
+    oracle = by_system(read_records(out))["oracle-steps"]
+    # The local model is off by one on the odd questions: those steps, and only those,
+    # went to the cloud, which got them right.
+    assert {r["item"]: r["cloud_calls"] for r in oracle} == {
+        i.id: (1 if n % 2 else 0) for n, i in enumerate(ITEMS, start=1)
+    }
+    assert accuracy(oracle) == 1.0
+
+
+def test_the_step_oracle_needs_worked_solutions(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="oracle-steps reads the items' worked solutions"):
+        run_bench(ITEMS, [parse_system("oracle-steps")], tmp_path / "r.jsonl", setup())

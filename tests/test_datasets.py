@@ -17,6 +17,7 @@ STRATEGY = {"input": "Is frost common?", "target_scores": {"Yes": 1, "No": 0}, "
 
 def test_each_format_is_recognised() -> None:
     assert parse_item(GSM8K, "x") == Item("x", "How many?", "1072", "number")
+    assert parse_item(GSM8K, "x").solution == "48/2 = <<48/2=24>>24"
     assert parse_item(SVAMP, "x") == Item("chal-2", "Dan had $ 3 left. How much?", "1", "number")
     assert parse_item(STRATEGY, "x") == Item("x", "Is frost common?", "yes", "yesno")
     assert parse_item({"question": "Q?", "answer": "No"}, "x").kind == "yesno"

@@ -75,6 +75,7 @@ def test_summary_arithmetic() -> None:
     # 4 calls x 10 tokens against 10 items x 40 tokens.
     assert sv.cloud_output_share == pytest.approx(40 / 400)
     assert sv.cloud_calls == pytest.approx(0.4)
+    assert sv.steps == 2.0
     assert local.local_tokens == 150 and cloud.cloud_tokens == 240
     assert cloud.cloud_step_rate == 1.0
     # USD per 1000 questions: (200 * 1 + 40 * 2) / 1e6 per question.
@@ -84,6 +85,17 @@ def test_summary_arithmetic() -> None:
     assert sv.items_per_min is None
     low, high = wilson(5, 10)
     assert (sv.ci_low, sv.ci_high) == (low, high)
+    assert (sv.fixed, sv.lost, cloud.fixed, local.fixed) == (3, 0, 6, 0)
+
+
+def test_fixed_and_lost_count_questions_against_local_alone() -> None:
+    rs = [r for r in records() if r["system"] != "selfverify:0.3"]
+    # Right where local was wrong on q5 and q6, wrong where local was right on q0.
+    rs += [record("selfverify:0.3", "adaswitch", i, i in (1, 5, 6)) for i in range(10)]
+    sv = {r.system: r for r in summarize(rs)}["selfverify:0.3"]
+    assert (sv.fixed, sv.lost) == (2, 1)
+    assert "| selfverify:0.3 | 10 | 30.0% " in markdown_table([sv])
+    assert "| 2 / 1 | 0.00 | 2.0 |" in markdown_table([sv])
 
 
 def test_wilson_interval() -> None:

@@ -1,0 +1,75 @@
+"""benchmarks/calibrate_verifier.py: labels steps from the reference, fits, and reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def step(text: str, digit_logprob: float) -> dict[str, object]:
+    signals = {"min_logprob": digit_logprob, "min_digit_logprob": digit_logprob}
+    signals |= {"mean_logprob": -0.2, "n_tokens": 9.0, "low_token_share": 0.1, "mean_margin": 3.0}
+    return {"author": "local", "text": text, "signals": signals}
+
+
+def write_run(tmp_path: Path) -> tuple[Path, Path]:
+    """A GSM8K-style data folder, and a local run in which the steps that miss the
+    reference's numbers are exactly the ones written with unsure digits."""
+    data = tmp_path / "data"
+    (data / "gsm8k").mkdir(parents=True)
+    rows, records = [], []
+    for n in range(20):
+        a, b = n + 2, n + 5
+        rows.append({"question": f"{a} and {b}?", "answer": f"{a}+{b} = <<{a}+{b}={a + b}>>"})
+        wrong = n % 2 == 0
+        result = a * b + 1 if wrong else a + b
+        trajectory = [
+            step(f"We have {a} and {b}.", -0.1),
+            step(f"{a} + {b} = {result}", -2.5 if wrong else -0.05),
+        ]
+        records.append(
+            {"system": "local", "item": f"train-{n}", "correct": not wrong, "error": None}
+            | {"trajectory": trajectory}
+        )
+        rows[-1]["answer"] += f"{a + b}\n#### {a + b}"
+    (data / "gsm8k" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = tmp_path / "train.jsonl"
+    run.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return data, run
+
+
+def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
+    data, run = write_run(tmp_path)
+    out = tmp_path / "verifier.json"
+    args = [str(run), "--data-dir", str(data), "--out", str(out), "--search", "1"]
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    done = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    # 40 steps; the 20 that compute something are labelled, the 10 that miss wrong.
+    assert "steps labelled from the reference (wrong): 20 (10)" in done.stdout
+    assert "wrong solutions with a step labelled wrong: 10/10" in done.stdout
+    assert "AUROC step p vs step wrong (reference): 1.000" in done.stdout
+    assert "min_digit_logprob" in done.stdout.split("feature search")[1]
+    fitted = json.loads(out.read_text())
+    assert list(fitted["coefficients"]) == ["min_digit_logprob"]
+    assert fitted["coefficients"]["min_digit_logprob"] < 0  # less sure digits, more wrong
+    assert "reference solution" in fitted["meta"]["labels"]
+
+
+def test_without_the_reference_it_says_what_is_missing(tmp_path: Path) -> None:
+    _, run = write_run(tmp_path)
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run), "--data-dir", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "no step has a 'steps' label; is --data-dir right?" in done.stderr
