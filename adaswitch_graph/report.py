@@ -146,9 +146,9 @@ def _relative(
     for row in rows:
         fixed = lost = None
         if local_right:
-            mine = {r["item"]: bool(r["correct"]) for r in by_system[row.system]}
-            fixed = sum(mine[i] and not right for i, right in local_right.items())
-            lost = sum(right and not mine[i] for i, right in local_right.items())
+            right_here = {r["item"]: bool(r["correct"]) for r in by_system[row.system]}
+            fixed = sum(right_here[i] and not right for i, right in local_right.items())
+            lost = sum(right and not right_here[i] for i, right in local_right.items())
         share = None
         if cloud_out:
             mine = sum(
