@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel, LanguageModelLike
 
@@ -63,7 +63,8 @@ RUN_ORDER: tuple[SystemKind, ...] = (
     "oracle-steps",
     *DERIVED,
 )
-PLAIN_SYSTEMS = ("local", "cloud", "random", "cascade", "oracle", "oracle-steps")
+PLAIN_SYSTEMS = tuple(kind for kind in get_args(SystemKind) if kind != "adaswitch")
+"""The systems named by their kind alone; every other spec is a policy."""
 Progress = Callable[[str, int, int], None]
 """Called with (system, items done, items in all) as items finish."""
 

@@ -17,9 +17,12 @@ _TRUE = ("yes", "true")
 
 def parse_number(text: str) -> float | None:
     """The last number in a text (commas, `$`, units and LaTeX around it are ignored)."""
-    cleaned = _FRACTION.sub(lambda m: str(int(m[1]) / int(m[2])), text)
-    matches = _NUMBER.findall(cleaned)
-    return float(matches[-1].replace(",", "")) if matches else None
+    numbers = _numbers(_FRACTION.sub(lambda m: str(int(m[1]) / int(m[2])), text))
+    return numbers[-1] if numbers else None
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in _NUMBER.findall(text)]
 
 
 def numbers_match(predicted: str | None, gold: float | str) -> bool:
@@ -67,5 +70,5 @@ def step_is_right(text: str, item: Item) -> bool | None:
     results = step_results(text)
     if not item.solution or not results:
         return None
-    known = [float(n.replace(",", "")) for n in _NUMBER.findall(f"{item.question} {item.solution}")]
+    known = _numbers(f"{item.question} {item.solution}")
     return all(any(math.isclose(r, k, rel_tol=1e-3, abs_tol=0.01) for k in known) for r in results)

@@ -4,8 +4,8 @@ its error probability separates wrong steps from right ones.
 Run the local model alone on GSM8K *train* items first (never test items), then fit:
 
     adaswitch bench --dataset gsm8k-train --data-dir DIR --limit 240 --systems local \\
-        --out runs/dev.jsonl
-    python benchmarks/calibrate_verifier.py runs/dev.jsonl --data-dir DIR \\
+        --out runs/train.jsonl
+    python benchmarks/calibrate_verifier.py runs/train.jsonl --data-dir DIR \\
         --out adaswitch_graph/verifier.json
 
 Labels (`--labels`):
