@@ -28,8 +28,8 @@ def write_run(tmp_path: Path) -> tuple[Path, Path]:
         wrong = n % 2 == 0
         result = a * b + 1 if wrong else a + b
         trajectory = [
-            step(f"We have {a} and {b}.", -0.1),
-            step(f"{a} + {b} = {result}", -2.5 if wrong else -0.05),
+            step(f"We have {a} and {b}.", -0.1) | {"index": 1},
+            step(f"{a} + {b} = {result}", -2.5 if wrong else -0.05) | {"index": 2},
         ]
         records.append(
             {"system": "local", "item": f"train-{n}", "correct": not wrong, "error": None}
