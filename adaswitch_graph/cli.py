@@ -263,7 +263,7 @@ def bench(
             raise AdaSwitchError(f"--report-only: {results} does not exist")
     except (AdaSwitchError, ValueError) as exc:
         fail(exc)
-    _print_report(read_records(results), results, local, cloud, prices)
+    _print_report(read_records(results), results, local, cloud, prices, ran=not report_only)
 
 
 def _parse_price(spec: str) -> tuple[str, tuple[float, float]]:
@@ -316,7 +316,9 @@ def _print_report(
     local: str,
     cloud: str,
     prices: dict[str, tuple[float, float]],
+    ran: bool,
 ) -> None:
+    from adaswitch_graph.bench import peak_rss_mb
     from adaswitch_graph.report import COLUMNS, markdown_table, plot_frontier, row_cells, summarize
 
     rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices)
@@ -336,9 +338,15 @@ def _print_report(
     markdown = results.with_suffix(".md")
     markdown.write_text(markdown_table(rows))
     plot = plot_frontier(rows, results.with_suffix(".png"), title=str(results.name))
-    peaks = [r["peak_rss_mb"] for r in records if r.get("meta")]
-    if peaks:
-        console.print(f"peak RSS of the bench process: {max(peaks):.0f} MB")
+    # A results file gathers runs of several processes (resumed, appended, run before a
+    # fix): the peak of one of them says nothing about this one.
+    if ran:
+        console.print(f"peak RSS of this bench process: {peak_rss_mb():.0f} MB")
+    elif peaks := [r["peak_rss_mb"] for r in records if "peak_rss_mb" in r]:
+        console.print(
+            f"peak RSS recorded by the last run in {results.name}: {peaks[-1]:.0f} MB "
+            f"(highest of its {len(peaks)} run records: {max(peaks):.0f} MB)"
+        )
     console.print(f"wrote {markdown} and {plot}")
 
 

