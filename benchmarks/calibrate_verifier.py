@@ -218,18 +218,33 @@ def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
     return figures
 
 
-def main() -> None:
+def step_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments of a script that reads the local steps of a bench run."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("records", help="bench results JSONL with a local-alone system")
     parser.add_argument("--system", default="local")
     parser.add_argument("--data-dir", help="folder of the datasets (default $ADASWITCH_DATA)")
+    parser.add_argument("--cv", type=int, default=5, help="folds of the cross-validation")
+    return parser
+
+
+def step_rows(args: argparse.Namespace) -> tuple[dict[str, Item], list[Row]]:
+    """The reference items and the local steps that `step_parser`'s arguments name."""
+    items = references(args.data_dir)
+    rows = steps_of(args.records, args.system, items)
+    if not rows:
+        raise SystemExit(f"no local steps of system {args.system!r} in {args.records}")
+    return items, rows
+
+
+def main() -> None:
+    parser = step_parser(__doc__)
     parser.add_argument("--labels", choices=sorted(LABELS), default="steps")
     parser.add_argument("--out", help="where to write the fitted verifier JSON")
     parser.add_argument("--evaluate", help="another results JSONL to score the fit on")
     parser.add_argument("--features", default=",".join(FEATURES))
-    parser.add_argument("--cv", type=int, default=5, help="folds of the cross-validation")
     parser.add_argument(
         "--search",
         type=int,
@@ -245,10 +260,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    items = references(args.data_dir)
-    rows = steps_of(args.records, args.system, items)
-    if not rows:
-        raise SystemExit(f"no local steps of system {args.system!r} in {args.records}")
+    items, rows = step_rows(args)
     features = tuple(f for f in args.features.split(",") if f)
     verifier = fit(
         rows,

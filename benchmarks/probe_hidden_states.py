@@ -16,7 +16,6 @@ items on 2 cores); `--states` keeps them, and a re-run reads them back.
 
 from __future__ import annotations
 
-import argparse
 import json
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from calibrate_verifier import FEATURES, Row, cross_validated, references, steps_of
+from calibrate_verifier import FEATURES, Row, cross_validated, step_parser, step_rows
 
 from adaswitch_graph.bench import item_records, read_records
 from adaswitch_graph.bundled import model_path
@@ -102,21 +101,12 @@ def with_components(rows: Sequence[Row], states: np.ndarray, k: int) -> list[Row
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("records", help="bench results JSONL with a local-alone system")
-    parser.add_argument("--system", default="local")
-    parser.add_argument("--data-dir", help="folder of the datasets (default $ADASWITCH_DATA)")
+    parser = step_parser(__doc__)
     parser.add_argument("--states", help="NPZ that keeps the hidden states between runs")
     parser.add_argument("--components", default="8,16,32,64", help="values of K to try")
-    parser.add_argument("--cv", type=int, default=5, help="folds of the cross-validation")
     args = parser.parse_args()
 
-    items = references(args.data_dir)
-    rows = steps_of(args.records, args.system, items)
-    if not rows:
-        raise SystemExit(f"no local steps of system {args.system!r} in {args.records}")
+    items, rows = step_rows(args)
     if missing := sorted({r.item for r in rows} - items.keys()):
         raise SystemExit(
             f"no GSM8K item {missing[0]} (and {len(missing) - 1} more); is --data-dir right?"
