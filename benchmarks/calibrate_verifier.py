@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,21 +87,28 @@ def references(data_dir: str | None) -> dict[str, Item]:
     return found
 
 
-def steps_of(path: str, system: str, items: Mapping[str, Item]) -> list[Row]:
-    """Every local step of `system` in `path`, with its labels."""
-    rows = []
+def local_steps(path: str, system: str) -> Iterator[tuple[dict[str, Any], int]]:
+    """Each local step of `system` in `path` that carries token signals: its record and
+    its position in the record's trajectory."""
     for record in item_records(read_records(path)):
         if record["system"] != system or record.get("error"):
             continue
+        for n, step in enumerate(record.get("trajectory", [])):
+            if step["author"] == "local" and "min_logprob" in step["signals"]:
+                yield record, n
+
+
+def steps_of(path: str, system: str, items: Mapping[str, Item]) -> list[Row]:
+    """Every local step of `system` in `path`, with its labels."""
+    rows = []
+    for record, n in local_steps(path, system):
+        step = record["trajectory"][n]
         item = items.get(record["item"])
-        for step in record.get("trajectory", []):
-            if step["author"] != "local" or "min_logprob" not in step["signals"]:
-                continue
-            signals = dict(step["signals"])
-            signals[ARITH_FEATURE] = float(arithmetic_errors(step["text"]))
-            right = None if item is None else step_is_right(step["text"], item)
-            wrong = None if right is None else not right
-            rows.append(Row(record["item"], signals, not record["correct"], wrong))
+        signals = dict(step["signals"])
+        signals[ARITH_FEATURE] = float(arithmetic_errors(step["text"]))
+        right = None if item is None else step_is_right(step["text"], item)
+        wrong = None if right is None else not right
+        rows.append(Row(record["item"], signals, not record["correct"], wrong))
     return rows
 
 

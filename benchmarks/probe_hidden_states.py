@@ -20,13 +20,21 @@ import json
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from calibrate_verifier import FEATURES, Row, cross_validated, step_parser, step_rows
+from calibrate_verifier import (
+    FEATURES,
+    Row,
+    cross_validated,
+    local_steps,
+    step_parser,
+    step_rows,
+)
 
-from adaswitch_graph.bench import item_records, read_records
 from adaswitch_graph.bundled import model_path
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.embedded import DEFAULT_LOCAL, _free_port, cpu_threads
@@ -34,27 +42,18 @@ from adaswitch_graph.prompts.local import LOCAL_SYSTEM
 from adaswitch_graph.steps import render_steps
 
 
-def contexts(path: str, system: str, items: Mapping[str, Item]) -> list[list[str]]:
-    """Per record of `path`, the [system, question] messages and then the solution up to
-    each local step that `steps_of` yields, in its order."""
-    out = []
-    for record in item_records(read_records(path)):
-        if record["system"] != system or record.get("error"):
-            continue
-        trajectory = record.get("trajectory", [])
-        prefixes = [
-            render_steps(trajectory[: n + 1])
-            for n, step in enumerate(trajectory)
-            if step["author"] == "local" and "min_logprob" in step["signals"]
-        ]
-        if prefixes:
-            out.append([LOCAL_SYSTEM, items[record["item"]].question, *prefixes])
-    return out
+def contexts(path: str, system: str, items: Mapping[str, Item]) -> list[tuple[str, str]]:
+    """The question and the solution up to the end of the step, for each local step that
+    `steps_of` yields, in its order."""
+    return [
+        (items[record["item"]].question, render_steps(record["trajectory"][: n + 1]))
+        for record, n in local_steps(path, system)
+    ]
 
 
-def hidden_states(per_record: Sequence[list[str]]) -> np.ndarray:
-    """The last-token final hidden state of the bundled local model at the end of each
-    solution prefix, from an embedding-only llama.cpp server."""
+def hidden_states(steps: Sequence[tuple[str, str]]) -> np.ndarray:
+    """The last-token final hidden state of the bundled local model after the prompt of
+    each question and the solution so far, from an embedding-only llama.cpp server."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -70,12 +69,17 @@ def hidden_states(per_record: Sequence[list[str]]) -> np.ndarray:
     server = xllamacpp.Server(params)
     base = f"http://127.0.0.1:{params.port}"
     vectors: list[list[float]] = []
-    for n, (system, question, *prefixes) in enumerate(per_record):
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    # One request per item: its steps share the question, so the prompt is rendered once.
+    per_item = [(q, [p for _, p in group]) for q, group in groupby(steps, key=itemgetter(0))]
+    for n, (question, prefixes) in enumerate(per_item):
+        messages = [
+            {"role": "system", "content": LOCAL_SYSTEM},
+            {"role": "user", "content": question},
+        ]
         head = _post(f"{base}/apply-template", {"messages": messages})["prompt"]
         data = _post(f"{base}/v1/embeddings", {"input": [head + p for p in prefixes]})
         vectors += [row["embedding"] for row in data["data"]]
-        print(f"  states: {n + 1}/{len(per_record)} items", flush=True)
+        print(f"  states: {n + 1}/{len(per_item)} items", flush=True)
     del server  # stops it
     return np.array(vectors, dtype=np.float32)
 
