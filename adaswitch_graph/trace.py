@@ -15,7 +15,8 @@ The events and what they carry:
   `merged`, `final`.
 
 Every event also has `run` (a number per run in the file) and `t` (seconds since the
-run started). `replay` recomputes every decision of a run from its trace, without models.
+run started); `started` also has `format`, the version of this layout (`TRACE_FORMAT`).
+`replay` recomputes every decision of a run from its trace, without models.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from adaswitch_graph.nodes.self_verify import capped
 from adaswitch_graph.policies import Policy, StepView, policy_from_description
 from adaswitch_graph.state import Step, Usage, empty_usage
 from adaswitch_graph.verifier import Verifier
+
+TRACE_FORMAT = 1
+"""Bumped when an event changes in a way an older reader would misread."""
 
 
 class TraceWriter(BaseCallbackHandler):
@@ -59,10 +63,13 @@ class TraceWriter(BaseCallbackHandler):
     ) -> None:
         if name != CALLBACK_EVENT:
             return
+        header: dict[str, Any] = {}
         if data.get("event") == "started":
             self._runs += 1
             self._started = time.perf_counter()
-        line = {"run": self._runs, "t": round(time.perf_counter() - self._started, 4), **data}
+            header["format"] = TRACE_FORMAT
+        t = round(time.perf_counter() - self._started, 4)
+        line = {"run": self._runs, "t": t, **header, **data}
         text = json.dumps(line, default=str) + "\n"
         if isinstance(self._target, Path):
             # Opened per event, so nothing is left unflushed or open when a run dies.
@@ -108,6 +115,12 @@ def read_trace(path: str | Path) -> list[TraceRun]:
             )
         run = event.get("run", 1)
         if event["event"] == "started":
+            if event.get("format", 1) > TRACE_FORMAT:
+                raise ValueError(
+                    f"{path} run {run} is trace format {event['format']}, newer than this "
+                    f"version of adaswitch-graph reads ({TRACE_FORMAT}); upgrade "
+                    "adaswitch-graph to read it"
+                )
             runs[run] = TraceRun(started=event)
         runs.setdefault(run, TraceRun(started={})).events.append(event)
     return list(runs.values())

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adaswitch_graph import AlwaysLocal, Budget, RandomPolicy, SelfVerifyPolicy
-from adaswitch_graph.trace import TraceWriter, read_trace, replay
+from adaswitch_graph.trace import TRACE_FORMAT, TraceWriter, read_trace, replay
 from tests.conftest import ask
 from tests.fakes import SHAKY_EVENTS, SHAKY_RUN, scripted_cloud, scripted_local
 
@@ -93,6 +93,19 @@ def test_a_file_that_is_no_trace_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_text('{"question": "?"}\n')
     with pytest.raises(ValueError, match="is not a trace"):
+        read_trace(path)
+
+
+def test_a_trace_records_its_format_and_a_newer_one_is_refused(build: Any, tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    build(scripted_local(SHAKY_RUN), scripted_cloud()).invoke(
+        ask(), {"callbacks": [TraceWriter(path)]}
+    )
+    (run,) = read_trace(path)
+    assert run.started["format"] == TRACE_FORMAT
+    newer = path.read_text().replace(f'"format": {TRACE_FORMAT}', f'"format": {TRACE_FORMAT + 1}')
+    path.write_text(newer)
+    with pytest.raises(ValueError, match="newer than this version"):
         read_trace(path)
 
 
