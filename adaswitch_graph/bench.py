@@ -14,7 +14,7 @@ Systems (`parse_system`):
   them would repeat the same calls;
 - `oracle-steps`: AdaSwitch with the answer key as its policy (`ReferencePolicy`): the
   cloud takes exactly the steps that compute a number the item's worked solution does
-  not have (GSM8K). A ceiling: how far a perfect step signal would go with this pair.
+  not have (GSM8K, SVAMP). A ceiling: how far a perfect step signal would go with this pair.
 
 Records are appended as items finish; a re-run with the same output file skips every
 (system, item) already recorded without an error. Model calls go through a `CallCache`
@@ -218,7 +218,7 @@ def _check_systems(systems: Sequence[System], setup: BenchSetup, items: Sequence
     if "oracle-steps" in kinds and not any(item.solution for item in items):
         raise ValueError(
             "oracle-steps reads the items' worked solutions, and these items have none "
-            "(GSM8K's have them)"
+            "(GSM8K's and SVAMP's have them)"
         )
     if setup.match is not None and setup.match not in names:
         raise ValueError(f"--match {setup.match!r} is not one of the systems {names}")

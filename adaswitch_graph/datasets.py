@@ -7,6 +7,7 @@ supported formats it is in, so `--data PATH` takes any file in those formats.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adaswitch_graph.errors import AdaSwitchError
+from adaswitch_graph.signals import evaluate_arithmetic
 
 Kind = Literal["number", "yesno", "gym"]
 
@@ -44,7 +46,8 @@ class Item:
     entry: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The gym entry a gym scorer needs."""
     solution: str = field(default="", compare=False, repr=False)
-    """The reference's worked solution, where the dataset has one (GSM8K)."""
+    """The reference's worked solution, where the dataset has one: GSM8K's, or SVAMP's
+    equation worked one operation a line."""
 
 
 def load_items(
@@ -117,7 +120,8 @@ def parse_item(row: Mapping[str, Any], default_id: str) -> Item:
     if "Body" in row and "Question" in row:  # SVAMP
         question = f"{str(row['Body']).strip()} {str(row['Question']).strip()}"
         answer = _number_text(row["Answer"])
-        return Item(str(row.get("ID", default_id)), question, answer, "number")
+        solution = worked_equation(str(row.get("Equation", "")))
+        return Item(str(row.get("ID", default_id)), question, answer, "number", solution=solution)
     if "question" in row and "answer" in row:  # GSM8K, or plain
         answer, solution = str(row["answer"]), ""
         if "####" in answer:
@@ -134,6 +138,32 @@ def parse_item(row: Mapping[str, Any], default_id: str) -> Item:
         '{"question", "answer"} (GSM8K), {"Body", "Question", "Answer"} (SVAMP), '
         '{"input", "target_scores"} (StrategyQA)'
     )
+
+
+def worked_equation(equation: str) -> str:
+    """An equation worked one operation a line, innermost first: `( 4.0 - 3.0 ) * 2.0`
+    gives `4 - 3 = 1` and `1 * 2 = 2`. "" where it is not `+ - * /` arithmetic."""
+    lines: list[str] = []
+
+    def value(node: ast.expr) -> float:
+        if isinstance(node, ast.BinOp):
+            node = ast.BinOp(_constant(value(node.left)), node.op, _constant(value(node.right)))
+        result = evaluate_arithmetic(ast.unparse(node))
+        if result is None:
+            raise ValueError("not arithmetic")
+        if isinstance(node, ast.BinOp):
+            lines.append(f"{ast.unparse(node)} = {_number_text(result)}")
+        return result
+
+    try:
+        value(ast.parse(equation, mode="eval").body)
+    except (SyntaxError, ValueError):
+        return ""
+    return "\n".join(lines)
+
+
+def _constant(number: float) -> ast.Constant:
+    return ast.Constant(int(number) if number.is_integer() else number)
 
 
 def _number_text(value: Any) -> str:

@@ -12,7 +12,8 @@ Labels (`--labels`):
 
 - `steps` (default): a step is wrong when a number it computes (after `=` or
   `Answer:`) appears nowhere in the item's reference solution or question. GSM8K's
-  worked solutions give these; steps that compute nothing stay unlabelled.
+  worked solutions give these, and SVAMP's equations worked one operation at a time;
+  steps that compute nothing stay unlabelled.
 - `solution`: a step is wrong when its solution's final answer is wrong (every step of
   a wrong solution, also the sound ones before the mistake).
 
@@ -77,9 +78,10 @@ LABEL_TEXT = {
 
 
 def references(data_dir: str | None) -> dict[str, Item]:
-    """The GSM8K items by the ids a bench gives them, for their worked solutions."""
+    """The GSM8K and SVAMP items by the ids a bench gives them, for their worked
+    solutions."""
     found: dict[str, Item] = {}
-    for dataset in ("gsm8k", "gsm8k-train"):
+    for dataset in ("gsm8k", "gsm8k-train", "svamp"):
         try:
             found.update((i.id, i) for i in load_items(dataset, data_dir=data_dir))
         except ValueError:

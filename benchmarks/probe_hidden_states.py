@@ -113,7 +113,8 @@ def main() -> None:
     items, rows = step_rows(args)
     if missing := sorted({r.item for r in rows} - items.keys()):
         raise SystemExit(
-            f"no GSM8K item {missing[0]} (and {len(missing) - 1} more); is --data-dir right?"
+            f"no GSM8K or SVAMP item {missing[0]} (and {len(missing) - 1} more); "
+            "is --data-dir right?"
         )
     if args.states and Path(args.states).exists():
         states = np.load(args.states)["states"].astype(np.float64)

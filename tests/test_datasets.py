@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adaswitch_graph.datasets import DatasetError, Item, load_items, parse_item
-from adaswitch_graph.scoring import parse_yes_no, score
+from adaswitch_graph.datasets import DatasetError, Item, load_items, parse_item, worked_equation
+from adaswitch_graph.scoring import parse_yes_no, score, step_is_right
 
 GSM8K = {"question": "How many?", "answer": "48/2 = <<48/2=24>>24\n#### 1,072"}
 SVAMP = {"ID": "chal-2", "Body": "Dan had $ 3 left.", "Question": "How much?", "Answer": 1.0}
@@ -24,6 +24,20 @@ def test_each_format_is_recognised() -> None:
     assert parse_item({"question": "Q?", "answer": 2.5}, "x").answer == "2.5"
     with pytest.raises(DatasetError, match="none of the known formats"):
         parse_item({"prompt": "Q?"}, "x")
+
+
+def test_svamp_equations_are_worked_one_operation_a_line() -> None:
+    assert worked_equation("( ( 5.0 + 3.0 ) * 2.5 )") == "5 + 3 = 8\n8 * 2.5 = 20"
+    assert worked_equation("( 4.0 - -1.0 ) / 2.0") == "4 - -1 = 5\n5 / 2 = 2.5"
+    for not_worked in ("8.0", "( 7.0 / 0.0 )", "x + 1", "( 4.0 -", ""):
+        assert worked_equation(not_worked) == ""
+    item = parse_item(
+        {**SVAMP, "Body": "Ann has 5 red and 3 blue pens.", "Equation": "( 5.0 + 3.0 ) * 2.0"}, "x"
+    )
+    assert item.solution == "5 + 3 = 8\n8 * 2 = 16"
+    # So SVAMP steps get the same labels as GSM8K's: an intermediate result counts.
+    assert step_is_right("5 + 3 = 8 pens", item) is True
+    assert step_is_right("5 * 3 = 15 pens", item) is False
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> Path:

@@ -66,4 +66,4 @@ def test_without_the_reference_it_says_what_is_missing(tmp_path: Path) -> None:
     _, run = write_run(tmp_path)
     done = probe(str(run), "--data-dir", str(tmp_path / "nowhere"))
     assert done.returncode != 0
-    assert "no GSM8K item train-0" in done.stderr
+    assert "no GSM8K or SVAMP item train-0" in done.stderr
