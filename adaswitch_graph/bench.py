@@ -39,7 +39,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelLike
 from adaswitch_graph.callcache import CallCache, hits
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import AdaSwitchError
-from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph
+from adaswitch_graph.graph import DEFAULT_MAX_STEPS, DEFAULT_SAMPLES, create_adaswitch_graph
 from adaswitch_graph.models import resolve_model
 from adaswitch_graph.policies import (
     AlwaysLocal,
@@ -65,6 +65,7 @@ RUN_ORDER: tuple[SystemKind, ...] = (
 )
 PLAIN_SYSTEMS = tuple(kind for kind in get_args(SystemKind) if kind != "adaswitch")
 """The systems named by their kind alone; every other spec is a policy."""
+SAMPLED = "sampled-"
 Progress = Callable[[str, int, int], None]
 """Called with (system, items done, items in all) as items finish."""
 
@@ -76,16 +77,20 @@ class System:
     policy: Policy | None = None
     sweep: str | None = None
     """The sweep it belongs to, drawn as one line on the frontier plot."""
+    sampled: bool = False
+    """Its local steps are sampled `BenchSetup.samples` times (`sampled-` specs)."""
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
     """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`,
     `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
-    `random:0.2`)."""
+    `random:0.2`, `local`); `sampled-` before a policy spec samples every local step
+    (`sampled-selfverify:0.5`, `sampled-local`)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
-    return System(name, "adaswitch", parse_policy(name), sweep)
+    policy = name.removeprefix(SAMPLED)
+    return System(name, "adaswitch", parse_policy(policy), sweep, sampled=policy != name)
 
 
 def parse_sweep(spec: str) -> list[System]:
@@ -112,7 +117,9 @@ class BenchSetup:
     """Share identical model calls between systems through the call cache."""
     seed: int = 0
     verifier: Verifier | None = None
-    """The verifier of the AdaSwitch systems (default: the shipped one)."""
+    """The verifier of the AdaSwitch systems (default: the shipped one for each)."""
+    samples: int = DEFAULT_SAMPLES
+    """Sampled versions of each local step for `sampled-` systems."""
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -278,6 +285,7 @@ async def _run_system(
             policy=policy or AlwaysLocal(),
             max_steps=setup.max_steps,
             verifier=setup.verifier,
+            samples=setup.samples if system.sampled else 0,
         )
     compiled = graph.compile()
     done = len(items) - len(todo)

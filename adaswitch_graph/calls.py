@@ -7,6 +7,7 @@ is written once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,11 +15,14 @@ from typing import Any
 
 from langchain_core.language_models import LanguageModelLike
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import get_executor_for_config
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
-from adaswitch_graph.state import AdaSwitchState, Role, RoleUsage, Usage
+from adaswitch_graph.state import AdaSwitchState, Role, RoleUsage, Usage, merge_usage
+
+SAMPLE_TEMPERATURE = 0.8
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class ModelRequest:
     that echo it back do not get it counted as output."""
     tolerate_errors: bool = False
     """Return a failed call as `ModelReply.error` instead of raising."""
+    samples: int = 0
+    """Also draw this many sampled replies (temperature `SAMPLE_TEMPERATURE`, seeds 0,
+    1, ...), concurrently with the call itself."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,12 @@ class ModelReply:
     message: AIMessage | None
     error: Exception | None
     usage: Usage
+    """Of the call and its samples."""
     latency_s: float
+    samples: list[AIMessage] = field(default_factory=list)
+    """The sampled replies that came back."""
+    sample_errors: list[Exception] = field(default_factory=list)
+    """Why the others did not (a failed sample leaves the signal fewer samples)."""
 
 
 Prepare = Callable[[AdaSwitchState], ModelRequest | None]
@@ -49,36 +61,28 @@ Finish = Callable[[AdaSwitchState, ModelReply | None], dict[str, Any]]
 
 
 def model_node(name: str, prepare: Prepare, finish: Finish) -> RunnableCallable:
-    """A graph node that makes at most one model call: `prepare` says which (or None for
-    no call), `finish` turns the reply into the state update."""
+    """A graph node that makes at most one model call (and the samples it asks for):
+    `prepare` says which (or None for no call), `finish` turns the reply into the state
+    update."""
 
     def node(state: AdaSwitchState, config: RunnableConfig) -> dict[str, Any]:
         request = prepare(state)
         if request is None:
             return finish(state, None)
         start = time.perf_counter()
-        try:
-            message = request.model.invoke(
-                request.messages, config, stop=request.stop, **request.kwargs
-            )
-            error = None
-        except Exception as exc:
-            message, error = None, _tolerated(request, exc)
-        return finish(state, _reply(request, message, error, start))
+        (message, error), samples = _draw(request, config)
+        return finish(state, _reply(request, message, error, start, samples))
 
     async def anode(state: AdaSwitchState, config: RunnableConfig) -> dict[str, Any]:
         request = prepare(state)
         if request is None:
             return finish(state, None)
         start = time.perf_counter()
-        try:
-            message = await request.model.ainvoke(
-                request.messages, config, stop=request.stop, **request.kwargs
-            )
-            error = None
-        except Exception as exc:
-            message, error = None, _tolerated(request, exc)
-        return finish(state, _reply(request, message, error, start))
+        (message, error), *samples = await asyncio.gather(
+            _ainvoke(request.model, request, config, request.tolerate_errors),
+            *(_ainvoke(sampler, request, config, True) for sampler in _samplers(request)),
+        )
+        return finish(state, _reply(request, message, error, start, samples))
 
     # LangGraph already runs each node as a traced task; like langgraph's prebuilt
     # agents we wrap the functions in its RunnableCallable, which adds no second run
@@ -86,21 +90,80 @@ def model_node(name: str, prepare: Prepare, finish: Finish) -> RunnableCallable:
     return RunnableCallable(node, anode, name=name, trace=False)
 
 
-def _tolerated(request: ModelRequest, exc: Exception) -> Exception:
-    # Interrupts and other control flow of LangGraph must reach the runtime.
-    if not request.tolerate_errors or isinstance(exc, GraphBubbleUp):
+Outcome = tuple[Any, Exception | None]
+
+
+def _draw(request: ModelRequest, config: RunnableConfig) -> tuple[Outcome, list[Outcome]]:
+    """The call, and its samples on the config's executor meanwhile."""
+    if not request.samples:
+        return _invoke(request.model, request, config, request.tolerate_errors), []
+    with get_executor_for_config(config) as executor:
+        drawn = [
+            executor.submit(_invoke, sampler, request, config, True)
+            for sampler in _samplers(request)
+        ]
+        outcome = _invoke(request.model, request, config, request.tolerate_errors)
+        return outcome, [future.result() for future in drawn]
+
+
+def _invoke(
+    model: LanguageModelLike, request: ModelRequest, config: RunnableConfig, tolerate: bool
+) -> Outcome:
+    try:
+        return model.invoke(request.messages, config, stop=request.stop, **request.kwargs), None
+    except Exception as exc:
+        return None, _tolerated(exc, tolerate)
+
+
+async def _ainvoke(
+    model: LanguageModelLike, request: ModelRequest, config: RunnableConfig, tolerate: bool
+) -> Outcome:
+    try:
+        reply = await model.ainvoke(request.messages, config, stop=request.stop, **request.kwargs)
+        return reply, None
+    except Exception as exc:
+        return None, _tolerated(exc, tolerate)
+
+
+def _samplers(request: ModelRequest) -> list[Runnable[Any, Any]]:
+    # A seed per sample, so the samples differ and a benchmark's call cache keys them
+    # apart (the backend must take `temperature` and `seed` per call).
+    return [
+        request.model.bind(temperature=SAMPLE_TEMPERATURE, seed=seed)
+        for seed in range(request.samples)
+    ]
+
+
+def _tolerated(exc: Exception, tolerate: bool) -> Exception:
+    # Interrupts and other control flow of LangGraph must reach the runtime. A sample
+    # that fails is tolerated: it only leaves the signal fewer samples.
+    if isinstance(exc, GraphBubbleUp) or not tolerate:
         raise exc
     return exc
 
 
 def _reply(
-    request: ModelRequest, message: Any, error: Exception | None, start: float
+    request: ModelRequest,
+    message: Any,
+    error: Exception | None,
+    start: float,
+    samples: list[Outcome],
 ) -> ModelReply:
     latency = time.perf_counter() - start
-    if message is not None and not isinstance(message, AIMessage):
-        # A LanguageModelLike may be a plain LLM returning a string.
-        message = AIMessage(content=str(getattr(message, "content", message)))
-    return ModelReply(request, message, error, usage_of(request, message), latency)
+    reply = _as_message(message)
+    drawn = [m for m in (_as_message(m) for m, _ in samples) if m is not None]
+    usage = usage_of(request, reply)
+    for sample in drawn:
+        usage = merge_usage(usage, usage_of(request, sample))
+    failed = [e for _, e in samples if e is not None]
+    return ModelReply(request, reply, error, usage, latency, drawn, failed)
+
+
+def _as_message(message: Any) -> AIMessage | None:
+    if message is None or isinstance(message, AIMessage):
+        return message
+    # A LanguageModelLike may be a plain LLM returning a string.
+    return AIMessage(content=str(getattr(message, "content", message)))
 
 
 def usage_of(request: ModelRequest, message: AIMessage | None) -> Usage:

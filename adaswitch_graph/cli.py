@@ -17,7 +17,12 @@ from adaswitch_graph.budget import Budget
 from adaswitch_graph.datasets import DATA_ENV
 from adaswitch_graph.embedded import DEFAULT_CLOUD, DEFAULT_LOCAL
 from adaswitch_graph.errors import AdaSwitchError
-from adaswitch_graph.graph import DEFAULT_MAX_STEPS, create_adaswitch_graph, drawing
+from adaswitch_graph.graph import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_SAMPLES,
+    create_adaswitch_graph,
+    drawing,
+)
 from adaswitch_graph.models import resolve_model
 from adaswitch_graph.nodes.prepare import question_from_messages
 from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
@@ -64,6 +69,10 @@ def ask(
     judge: Annotated[
         bool, typer.Option(help="Also ask the local model's yes/no verdict on each step.")
     ] = False,
+    samples: Annotated[
+        int,
+        typer.Option(min=0, help="Sample each step this many times, for the disagreement signal."),
+    ] = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON result instead of the live view.")
     ] = False,
@@ -86,6 +95,7 @@ def ask(
             budget=Budget(max_cloud_calls=max_cloud_calls, max_cloud_tokens=max_cloud_tokens),
             max_steps=max_steps,
             judge=judge,
+            samples=samples,
         ).compile()
         callbacks = [TraceWriter(trace)] if trace else []
         result = _run(graph, question, live=not as_json, config={"callbacks": callbacks})
@@ -197,8 +207,8 @@ def bench(
     systems: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: local, cloud, a policy spec, random, cascade, oracle, "
-            "oracle-steps."
+            help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
+            "every local step), random, cascade, oracle, oracle-steps."
         ),
     ] = "local,cloud,selfverify,random,cascade",
     sweep: Annotated[
@@ -215,6 +225,9 @@ def bench(
     cloud_base_url: Annotated[str | None, typer.Option()] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Items run at once.")] = 4,
     max_steps: Annotated[int, typer.Option(min=1)] = DEFAULT_MAX_STEPS,
+    samples: Annotated[
+        int, typer.Option(min=1, help="Sampled versions of each step, for sampled-SPEC.")
+    ] = DEFAULT_SAMPLES,
     out: Annotated[Path | None, typer.Option(help="Results JSONL (resumed if it exists).")] = None,
     reuse: Annotated[
         bool, typer.Option(help="Share identical model calls between systems.")
@@ -257,6 +270,7 @@ def bench(
                 reuse=reuse,
                 seed=seed,
                 verifier=Verifier.load(verifier) if verifier else None,
+                samples=samples,
             )
             _bench_with_progress(items, chosen, results, setup)
         elif not results.exists():

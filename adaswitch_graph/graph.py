@@ -35,6 +35,9 @@ from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.state import AdaSwitchState
 from adaswitch_graph.verifier import Verifier
 
+DEFAULT_SAMPLES = 3
+"""Sampled versions of a step where sampling is asked for without a number: with the
+draft itself, as many calls as the embedded server has slots."""
 DEFAULT_MAX_STEPS = 12
 SUPERSTEPS_PER_STEP = 7
 """local_reason, self_verify, a retry of both, cloud_assist, tools, merge."""
@@ -85,6 +88,7 @@ def create_adaswitch_graph(
     max_steps: int = DEFAULT_MAX_STEPS,
     verifier: Verifier | None = None,
     judge: bool = False,
+    samples: int = 0,
     prefill: bool | None = None,
     cloud_prefill: bool | None = None,
     state_schema: type[Any] | None = None,
@@ -108,6 +112,11 @@ def create_adaswitch_graph(
         judge: also ask the local model's yes/no judgement of each step (one more
             short local call per step). Steps from a model that returns no
             log-probabilities are always judged this way.
+        samples: also sample each local step this many times (temperature 0.8, one
+            seed each, concurrently with the step) and record `sample_disagreement`,
+            the share of those versions that miss a number the step computes. The
+            default verifier then is the one fitted with it
+            (`Verifier.default(sampled=True)`). Costs k more local calls a step.
         prefill: whether the local backend continues a trailing assistant message;
             detected from the model when None.
         cloud_prefill: the same for the cloud backend; when True the cloud continues
@@ -125,6 +134,8 @@ def create_adaswitch_graph(
         )
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
+        raise ValueError(f"samples must be an int >= 0 (0: none), got {samples!r}")
     schema = state_schema or AdaSwitchState
     if not (isinstance(schema, type) and issubclass(schema, dict)) or not set(
         AdaSwitchState.__annotations__
@@ -138,12 +149,13 @@ def create_adaswitch_graph(
         cloud=cloud,
         policy=policy or SelfVerifyPolicy(),
         budget=budget or Budget(),
-        verifier=verifier or Verifier.default(),
+        verifier=verifier or Verifier.default(sampled=samples > 0),
         prompts=AdaSwitchPrompts.coerce(prompts),
         max_steps=max_steps,
         prefill=supports_prefill(local) if prefill is None else prefill,
         cloud_prefill=supports_prefill(cloud) if cloud_prefill is None else cloud_prefill,
         judge=judge,
+        samples=samples,
     )
 
     def after_local(state: AdaSwitchState) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -71,4 +72,10 @@ def step_is_right(text: str, item: Item) -> bool | None:
     if not item.solution or not results:
         return None
     known = _numbers(f"{item.question} {item.solution}")
+    return reaches(known, results)
+
+
+def reaches(known: Sequence[float], results: Sequence[float]) -> bool:
+    """Whether every one of `results` is among the `known` numbers (to rounding: 0.8333
+    is 5/6)."""
     return all(any(math.isclose(r, k, rel_tol=1e-3, abs_tol=0.01) for k in known) for r in results)

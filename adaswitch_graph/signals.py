@@ -1,4 +1,5 @@
-"""Verification signals read off a model's reply: token confidence and yes/no verdicts.
+"""Verification signals read off a model's reply: token confidence, yes/no verdicts,
+and agreement with sampled versions of the same step.
 
 Two wire formats carry per-token log-probabilities into LangChain messages:
 OpenAI-compatible servers put `{"content": [{token, logprob, top_logprobs}, ...]}` in
@@ -16,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+
+from adaswitch_graph.scoring import reaches, step_results
 
 TokenLogprobs = list[Mapping[str, Any]]
 
@@ -39,6 +42,7 @@ def _as_dict(entry: Any) -> Mapping[str, Any]:
 
 
 ARITH_FEATURE = "arith_errors"
+SAMPLE_FEATURE = "sample_disagreement"
 
 
 def step_signals(text: str, logprobs: TokenLogprobs | None) -> dict[str, float]:
@@ -47,6 +51,17 @@ def step_signals(text: str, logprobs: TokenLogprobs | None) -> dict[str, float]:
     signals = confidence_signals(logprobs) if logprobs else {}
     signals[ARITH_FEATURE] = float(arithmetic_errors(text))
     return signals
+
+
+def sample_disagreement(step: str, samples: Sequence[str]) -> float:
+    """The share of sampled versions of a step that miss a number the step computes
+    (after `=` or `Answer:`): where the model samples its way to other results, the
+    greedy one is a guess. 0.0 when the step computes nothing, so nothing can differ."""
+    computed = step_results(step)
+    if not computed or not samples:
+        return 0.0
+    missed = sum(not reaches(step_results(sample), computed) for sample in samples)
+    return missed / len(samples)
 
 
 def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:

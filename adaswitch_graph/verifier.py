@@ -36,9 +36,11 @@ class Verifier:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def default(cls) -> Verifier:
-        """The coefficients shipped with the package."""
-        text = resources.files("adaswitch_graph").joinpath("verifier.json").read_text()
+    def default(cls, sampled: bool = False) -> Verifier:
+        """The coefficients shipped with the package: for token confidence alone, or
+        (`sampled`) with `sample_disagreement` too, for graphs that sample their steps."""
+        name = "verifier-sampled.json" if sampled else "verifier.json"
+        text = resources.files("adaswitch_graph").joinpath(name).read_text()
         return cls.from_dict(json.loads(text))
 
     @classmethod

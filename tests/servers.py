@@ -70,6 +70,7 @@ class CountingProxy(_Server):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.removesuffix("/v1")
         self.requests: Counter[str] = Counter()
+        self.bodies: list[dict[str, Any]] = []
         super().__init__(_ProxyHandler)
 
 
@@ -77,7 +78,8 @@ class _ProxyHandler(_Handler):
     def do_POST(self) -> None:
         owner: CountingProxy = self.owner
         owner.requests[self.path] += 1
-        upstream = httpx.post(owner.upstream + self.path, json=self.body(), timeout=600)
+        owner.bodies.append(self.body())
+        upstream = httpx.post(owner.upstream + self.path, json=owner.bodies[-1], timeout=600)
         self.send_json(upstream.json(), upstream.status_code)
 
 

@@ -4,6 +4,10 @@ Where the backend continues the assistant's own message (llama.cpp, Ollama), the
 solution so far is sent as the start of the assistant turn and generation stops at the
 next step marker: small models follow "write only the next step" poorly, but continue
 their own solution well. Elsewhere the model is re-prompted for the next step.
+
+With `samples=k` the same prompt is also sampled k times, concurrently (a server with
+parallel slots batches them), and the step records how many of those versions miss a
+number it computes (`sample_disagreement`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ from langgraph._internal._runnable import RunnableCallable
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
-from adaswitch_graph.signals import step_signals, token_logprobs
+from adaswitch_graph.signals import (
+    SAMPLE_FEATURE,
+    sample_disagreement,
+    step_signals,
+    token_logprobs,
+)
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import (
     clean_step,
@@ -68,7 +77,9 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
             messages, prefill = continuation(ctx, state)
         else:
             messages = ctx.with_tools(ctx.prompts.local_next.format_messages(**variables))
-        return ModelRequest("local", ctx.local, messages, stop=ctx.stop, prefill=prefill)
+        return ModelRequest(
+            "local", ctx.local, messages, stop=ctx.stop, prefill=prefill, samples=ctx.samples
+        )
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None and reply.message is not None
@@ -78,12 +89,18 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
         retry_of = retry_target(state)
         if retry_of is not None and not text:
             text = retry_of["text"]
+        samples = [
+            clean_step(m.text, reply.request.prefill, tools=bool(ctx.tools)) for m in reply.samples
+        ]
+        signals = step_signals(text, logprobs)
+        if samples:
+            signals[SAMPLE_FEATURE] = sample_disagreement(text, samples)
         draft = Step(
             index=index,
             text=text,
             author="local",
             draft=retry_of["draft"] if retry_of is not None else text,
-            signals=step_signals(text, logprobs),
+            signals=signals,
             error_probability=None,
             decision=None,
             flagged=False,
@@ -97,6 +114,8 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
             text=text,
             retry=draft["retried"],
             signals=draft["signals"],
+            samples=samples,
+            sample_errors=[f"{type(e).__name__}: {e}" for e in reply.sample_errors],
             usage=reply.usage,
             latency_s=reply.latency_s,
         )

@@ -13,8 +13,10 @@ import ollama
 import pytest
 
 from adaswitch_graph import AlwaysCloud, AlwaysLocal, create_adaswitch_agent
+from adaswitch_graph.calls import SAMPLE_TEMPERATURE
 from adaswitch_graph.embedded import embedded_chat_model, embedded_server
 from adaswitch_graph.models import resolve_model, supports_prefill
+from adaswitch_graph.signals import SAMPLE_FEATURE
 from tests.servers import CountingProxy, OllamaShim
 
 SIMPLE = "Tom has 3 apples and buys 5 more. How many apples does he have now?"
@@ -87,6 +89,28 @@ def test_cloud_requests_counted_at_the_server(policy: Any, per_step: int) -> Non
     assert result["steps"]
     assert sum(proxy.requests.values()) == per_step * len(result["steps"])
     assert result["usage"].get("cloud", {}).get("calls", 0) == per_step * len(result["steps"])
+
+
+def test_sampled_steps_reach_the_real_server_and_the_signal() -> None:
+    server = embedded_server(LOCAL)
+    with CountingProxy(server.url) as proxy:
+        local = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1", max_tokens=64)
+        agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=2, samples=2)
+        result = agent.invoke({"messages": [("user", SIMPLE)]})
+    steps = result["steps"]
+    assert steps
+    drafts = [b for b in proxy.bodies if "seed" not in b]
+    sampled = [b for b in proxy.bodies if "seed" in b]
+    # Each step: the greedy draft and two samples at their own seeds (a closing call
+    # for the answer, if any, is not sampled).
+    assert len(drafts) in (len(steps), len(steps) + 1)
+    assert sorted(b["seed"] for b in sampled) == sorted([0, 1] * len(steps))
+    assert {b["temperature"] for b in sampled} == {SAMPLE_TEMPERATURE}
+    assert {b.get("temperature") for b in drafts} == {0.0}
+    for step in steps:
+        assert step["signals"][SAMPLE_FEATURE] in (0.0, 0.5, 1.0)
+        assert 0 < step["error_probability"] < 1
+    assert result["usage"]["local"]["calls"] == len(proxy.bodies)
 
 
 def test_ollama_path_end_to_end() -> None:
