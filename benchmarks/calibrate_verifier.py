@@ -90,25 +90,31 @@ def references(data_dir: str | None) -> dict[str, Item]:
 
 
 def local_steps(path: str, system: str) -> Iterator[tuple[dict[str, Any], int]]:
-    """Each local step of `system` in `path` that carries token signals: its record and
-    its position in the record's trajectory."""
+    """Each step of `system` in `path` that the local model drafted with token signals,
+    also those the cloud then rewrote: its record and its position in the trajectory.
+    (Leaving the rewritten ones out would drop the very steps a policy flagged.)"""
     for record in item_records(read_records(path)):
         if record["system"] != system or record.get("error"):
             continue
         for n, step in enumerate(record.get("trajectory", [])):
-            if step["author"] == "local" and "min_logprob" in step["signals"]:
+            if "min_logprob" in step["signals"]:
                 yield record, n
 
 
+def local_text(step: Mapping[str, Any]) -> str:
+    """The local draft that a step's signals were read off."""
+    return str(step["text"] if step["author"] == "local" else step["draft"])
+
+
 def steps_of(path: str, system: str, items: Mapping[str, Item]) -> list[Row]:
-    """Every local step of `system` in `path`, with its labels."""
+    """Every local draft of `system` in `path`, with its labels."""
     rows = []
     for record, n in local_steps(path, system):
-        step = record["trajectory"][n]
+        text = local_text(record["trajectory"][n])
         item = items.get(record["item"])
-        signals = dict(step["signals"])
-        signals[ARITH_FEATURE] = float(arithmetic_errors(step["text"]))
-        right = None if item is None else step_is_right(step["text"], item)
+        signals = dict(record["trajectory"][n]["signals"])
+        signals[ARITH_FEATURE] = float(arithmetic_errors(text))
+        right = None if item is None else step_is_right(text, item)
         wrong = None if right is None else not right
         rows.append(Row(record["item"], signals, not record["correct"], wrong))
     return rows
@@ -253,6 +259,10 @@ def main() -> None:
     parser.add_argument("--labels", choices=sorted(LABELS), default="steps")
     parser.add_argument("--out", help="where to write the fitted verifier JSON")
     parser.add_argument("--evaluate", help="another results JSONL to score the fit on")
+    parser.add_argument(
+        "--evaluate-system",
+        help="the system whose local steps --evaluate scores (default --system)",
+    )
     parser.add_argument("--features", default=",".join(FEATURES))
     parser.add_argument(
         "--search",
@@ -295,7 +305,8 @@ def main() -> None:
         search(rows, args.labels, args.search, max(args.cv, 2))
     if args.evaluate:
         print("out of sample:")
-        report(args.evaluate, verifier, steps_of(args.evaluate, args.system, items))
+        system = args.evaluate_system or args.system
+        report(args.evaluate, verifier, steps_of(args.evaluate, system, items))
     if args.out:
         verifier.save(args.out)
         print(f"wrote {args.out}")

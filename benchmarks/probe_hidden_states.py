@@ -31,6 +31,7 @@ from calibrate_verifier import (
     Row,
     cross_validated,
     local_steps,
+    local_text,
     step_parser,
     step_rows,
 )
@@ -46,9 +47,14 @@ def contexts(path: str, system: str, items: Mapping[str, Item]) -> list[tuple[st
     """The question and the solution up to the end of the step, for each local step that
     `steps_of` yields, in its order."""
     return [
-        (items[record["item"]].question, render_steps(record["trajectory"][: n + 1]))
+        (items[record["item"]].question, render_steps(_drafted(record["trajectory"], n)))
         for record, n in local_steps(path, system)
     ]
+
+
+def _drafted(trajectory: Sequence[Any], n: int) -> list[Any]:
+    """The steps before step n, and step n as the local model drafted it."""
+    return [*trajectory[:n], {**trajectory[n], "text": local_text(trajectory[n])}]
 
 
 def hidden_states(steps: Sequence[tuple[str, str]]) -> np.ndarray:

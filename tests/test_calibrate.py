@@ -73,3 +73,42 @@ def test_without_the_reference_it_says_what_is_missing(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "no step has a 'steps' label; is --data-dir right?" in done.stderr
+
+
+def test_evaluates_another_system_of_another_run(tmp_path: Path) -> None:
+    data, run = write_run(tmp_path)
+    other = tmp_path / "test.jsonl"
+    records = [json.loads(line) for line in run.read_text().splitlines()]
+    other.write_text("".join(json.dumps(r | {"system": "sampled-x"}) + "\n" for r in records))
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    args = [str(run), "--data-dir", str(data), "--evaluate", str(other)]
+    done = subprocess.run(
+        [sys.executable, str(script), *args, "--evaluate-system", "sampled-x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out_of_sample = done.stdout.split("out of sample:")[1]
+    assert "steps: 40" in out_of_sample
+    assert "AUROC step p vs step wrong (reference): 1.000" in out_of_sample
+
+
+def test_steps_the_cloud_rewrote_are_scored_as_the_local_model_drafted_them(
+    tmp_path: Path,
+) -> None:
+    data, run = write_run(tmp_path)
+    records = [json.loads(line) for line in run.read_text().splitlines()]
+    for record in records:
+        drafted = record["trajectory"][1]
+        if drafted["signals"]["min_digit_logprob"] < -1:  # the unsure, wrong drafts
+            drafted |= {"author": "cloud", "draft": drafted["text"], "text": "= 7"}
+    run.write_text("".join(json.dumps(r | {"system": "selfverify:0.5"}) + "\n" for r in records))
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    args = [str(run), "--data-dir", str(data), "--system", "selfverify:0.5"]
+    done = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "steps labelled from the reference (wrong): 20 (10)" in done.stdout
+    assert "AUROC step p vs step wrong (reference): 1.000" in done.stdout
