@@ -84,8 +84,8 @@ class System:
 def parse_system(spec: str, sweep: str | None = None) -> System:
     """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`,
     `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
-    `random:0.2`, `local`); `sampled-` before a policy spec samples every local step
-    (`sampled-selfverify:0.5`, `sampled-local`)."""
+    `random:0.2`); `sampled-` before a policy spec samples every local step
+    (`sampled-selfverify:0.5`, or `sampled-local` for the local model alone)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]

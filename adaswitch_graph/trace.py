@@ -8,7 +8,8 @@ midway leaves its trace up to the failure.
 The events and what they carry:
 
 - `started`: question, models, policy and its settings, verifier coefficients, budget;
-- `drafted`: the local step, its signals, usage and latency;
+- `drafted`: the local step, its signals (and its samples, with `samples=k`), usage
+  and latency;
 - `verified`: error probability, the policy's decision and the decision after the budget
   and retry cap, the cloud spend so far;
 - `flagged`, `assisted` (with exactly the messages sent to the cloud, usage, latency),
