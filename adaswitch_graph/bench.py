@@ -3,7 +3,8 @@
 Systems (`parse_system`):
 
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
-- any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `random:0.2`): AdaSwitch;
+- any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
+  `random:0.2`): AdaSwitch;
 - `random`: `RandomPolicy` at the rate of steps the matched AdaSwitch system sent to
   the cloud, computed from its records;
 - `cascade`: the query-level cascade (local answers the whole question; the least
@@ -84,8 +85,9 @@ class System:
 def parse_system(spec: str, sweep: str | None = None) -> System:
     """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`,
     `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
-    `random:0.2`); `sampled-` before a policy spec samples every local step
-    (`sampled-selfverify:0.5`, or `sampled-local` for the local model alone)."""
+    `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
+    every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
+    alone)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
@@ -370,6 +372,7 @@ def _step_summary(step: Any) -> dict[str, Any]:
         "error_probability": step["error_probability"],
         "flagged": step["flagged"],
         "decision": step["decision"],
+        "retried": step["retried"],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -58,7 +59,10 @@ def ask(
         str | None, typer.Option(help="OpenAI-compatible server of the cloud model.")
     ] = None,
     policy: Annotated[
-        str, typer.Option(help="selfverify, selfverify-retry, local, cloud or random:RATE.")
+        str,
+        typer.Option(
+            help="selfverify, selfverify-retry, selfverify-handover, local, cloud or random:RATE."
+        ),
     ] = "selfverify",
     threshold: Annotated[
         float | None, typer.Option(help="Error probability at which a step goes to the cloud.")
@@ -87,7 +91,7 @@ def ask(
         if threshold is not None:
             if not isinstance(chosen, SelfVerifyPolicy):
                 raise AdaSwitchError("--threshold applies to the selfverify policies only")
-            chosen = SelfVerifyPolicy(threshold, retry=chosen.retry)
+            chosen = dataclasses.replace(chosen, threshold=threshold)
         graph = create_adaswitch_graph(
             resolve_model(local, base_url=local_base_url),
             resolve_model(cloud, base_url=cloud_base_url),

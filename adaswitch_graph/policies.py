@@ -46,17 +46,24 @@ class SelfVerifyPolicy:
     probability for it reaches `threshold`.
 
     With `retry=True` a flagged step is first rewritten once by the local model (with
-    the critique), and goes to the cloud only if the rewrite is flagged too.
+    the critique), and goes to the cloud only if the rewrite is flagged too. With
+    `handover=True` the cloud, once it has written a step, writes every step after it:
+    the local model does not take the solution back.
     """
 
     threshold: float = DEFAULT_THRESHOLD
     retry: bool = False
+    handover: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.retry and self.handover:
+            raise ValueError("retry and handover exclude each other: choose one")
 
     def decide(self, view: StepView) -> Decision:
+        if self.handover and any(s["author"] == "cloud" for s in view.steps):
+            return "cloud"
         p_error = view.step["error_probability"]
         if p_error is None or p_error < self.threshold:
             return "accept"
@@ -122,15 +129,26 @@ def policy_from_description(description: dict[str, Any]) -> Policy | None:
     return cls(**settings) if cls is not None else None
 
 
+_SELF_VERIFY_VARIANTS = {
+    "selfverify": "",
+    "self-verify": "",
+    "adaswitch": "",
+    "selfverify-retry": "retry",
+    "retry": "retry",
+    "selfverify-handover": "handover",
+    "handover": "handover",
+}
+"""Spec names of `SelfVerifyPolicy`, and the option each one turns on."""
+
+
 def parse_policy(spec: str) -> Policy:
     """Build a policy from a short spec: `selfverify[:THRESHOLD]`, `selfverify-retry[:T]`,
-    `local`, `cloud`, `random:RATE`."""
+    `selfverify-handover[:T]`, `local`, `cloud`, `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
-        if name in ("selfverify", "self-verify", "adaswitch"):
-            return SelfVerifyPolicy(float(arg)) if arg else SelfVerifyPolicy()
-        if name in ("selfverify-retry", "retry"):
-            return SelfVerifyPolicy(float(arg), retry=True) if arg else SelfVerifyPolicy(retry=True)
+        if (variant := _SELF_VERIFY_VARIANTS.get(name)) is not None:
+            options = {variant: True} if variant else {}
+            return SelfVerifyPolicy(float(arg), **options) if arg else SelfVerifyPolicy(**options)
         if name in ("local", "alwayslocal") and not arg:
             return AlwaysLocal()
         if name in ("cloud", "alwayscloud") and not arg:
@@ -141,5 +159,6 @@ def parse_policy(spec: str) -> Policy:
         raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
     raise ValueError(
         f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD], "
-        "selfverify-retry[:THRESHOLD], local, cloud, random:RATE"
+        "selfverify-retry[:THRESHOLD], selfverify-handover[:THRESHOLD], local, cloud, "
+        "random:RATE"
     )

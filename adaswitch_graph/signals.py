@@ -70,7 +70,9 @@ def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:
     Whitespace-only tokens are left out: where a step ends the model hesitates between
     a newline and the next marker, which says nothing about whether the step is right.
     The tokens holding digits are also summarised on their own: a math step goes wrong
-    in its numbers far more often than in its words.
+    in its numbers far more often than in its words. `min_digit_logprob` is the least
+    likely of them; `digits_logprob` adds them up, the log-probability of all the step's
+    digits together, so two doubtful numbers weigh more than one.
     """
     kept = [e for e in logprobs if str(e.get("token", "x")).strip()] or list(logprobs)
     values = [float(e["logprob"]) for e in kept]
@@ -82,6 +84,7 @@ def confidence_signals(logprobs: TokenLogprobs) -> dict[str, float]:
         "mean_logprob": sum(values) / len(values),
         "n_tokens": float(len(values)),
         "min_digit_logprob": min(digits) if digits else 0.0,
+        "digits_logprob": sum(digits),
         "low_token_share": sum(v < LOW_LOGPROB for v in values) / len(values),
         "mean_margin": sum(known) / len(known) if known else 0.0,
     }

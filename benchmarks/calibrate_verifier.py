@@ -47,6 +47,7 @@ CANDIDATES = (
     "mean_logprob",
     "n_tokens",
     "min_digit_logprob",
+    "digits_logprob",
     "low_token_share",
     "mean_margin",
     ARITH_FEATURE,
@@ -92,12 +93,16 @@ def references(data_dir: str | None) -> dict[str, Item]:
 def local_steps(path: str, system: str) -> Iterator[tuple[dict[str, Any], int]]:
     """Each step of `system` in `path` that the local model drafted with token signals,
     also those the cloud then rewrote: its record and its position in the trajectory.
-    (Leaving the rewritten ones out would drop the very steps a policy flagged.)"""
+    (Leaving the rewritten ones out would drop the very steps a policy flagged.) A step
+    the local model retried and the cloud then rewrote is left out: its signals are the
+    retry's, whose text the trajectory does not keep."""
     for record in item_records(read_records(path)):
         if record["system"] != system or record.get("error"):
             continue
         for n, step in enumerate(record.get("trajectory", [])):
-            if "min_logprob" in step["signals"]:
+            # Records written before trajectories kept `retried` have no such steps.
+            unknown_text = step.get("retried", False) and step["author"] == "cloud"
+            if "min_logprob" in step["signals"] and not unknown_text:
                 yield record, n
 
 
@@ -179,10 +184,14 @@ def _mean(values: Sequence[float | None]) -> float:
 
 
 def search(rows: Rows, labels: str, size: int, folds: int) -> None:
-    """Print the cross-validated AUROCs of every subset of up to `size` candidates."""
+    """Print the cross-validated AUROCs of every subset of up to `size` candidates
+    (those every step records: runs made before a signal existed lack it)."""
+    recorded = [f for f in CANDIDATES if all(f in row.signals for row in rows)]
+    if missing := sorted(set(CANDIDATES) - set(recorded)):
+        print(f"not searched, not recorded on every step of this run: {', '.join(missing)}")
     scored = []
     for k in range(1, size + 1):
-        for features in itertools.combinations(CANDIDATES, k):
+        for features in itertools.combinations(recorded, k):
             figures = cross_validated(rows, features, labels, folds)
             scored.append((list(figures.values()), ",".join(features)))
     print(f"feature search, {folds}-fold cross-validated ({', '.join(figures)}):")

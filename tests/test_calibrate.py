@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def step(text: str, digit_logprob: float) -> dict[str, object]:
     signals = {"min_logprob": digit_logprob, "min_digit_logprob": digit_logprob}
+    signals |= {"digits_logprob": 2 * digit_logprob}
     signals |= {"mean_logprob": -0.2, "n_tokens": 9.0, "low_token_share": 0.1, "mean_margin": 3.0}
     return {"author": "local", "text": text, "signals": signals}
 
@@ -56,6 +57,7 @@ def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
     assert "wrong solutions with a step labelled wrong: 10/10" in done.stdout
     assert "AUROC step p vs step wrong (reference): 1.000" in done.stdout
     assert "min_digit_logprob" in done.stdout.split("feature search")[1]
+    assert "not searched" not in done.stdout
     fitted = json.loads(out.read_text())
     assert list(fitted["coefficients"]) == ["min_digit_logprob"]
     assert fitted["coefficients"]["min_digit_logprob"] < 0  # less sure digits, more wrong
@@ -112,3 +114,43 @@ def test_steps_the_cloud_rewrote_are_scored_as_the_local_model_drafted_them(
     assert done.returncode == 0, done.stderr
     assert "steps labelled from the reference (wrong): 20 (10)" in done.stdout
     assert "AUROC step p vs step wrong (reference): 1.000" in done.stdout
+
+
+def test_a_retried_step_the_cloud_rewrote_is_left_out(tmp_path: Path) -> None:
+    """Its signals are the retry's, whose text the trajectory does not keep: scored
+    against the first draft they would pair one text with another's confidence."""
+    data, run = write_run(tmp_path)
+    records = [json.loads(line) for line in run.read_text().splitlines()]
+    for record in records[:4]:
+        drafted = record["trajectory"][1]
+        drafted |= {"author": "cloud", "draft": drafted["text"], "text": "= 7", "retried": True}
+    run.write_text("".join(json.dumps(r) + "\n" for r in records))
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run), "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "steps: 36" in done.stdout
+    assert "steps labelled from the reference (wrong): 16 (8)" in done.stdout
+
+
+def test_the_search_leaves_out_signals_an_older_run_did_not_record(tmp_path: Path) -> None:
+    data, run = write_run(tmp_path)
+    records = [json.loads(line) for line in run.read_text().splitlines()]
+    for record in records:
+        for drafted in record["trajectory"]:
+            del drafted["signals"]["digits_logprob"]
+    run.write_text("".join(json.dumps(r) + "\n" for r in records))
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run), "--data-dir", str(data), "--search", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not searched, not recorded on every step of this run: digits_logprob" in done.stdout
+    assert "digits_logprob" not in done.stdout.split("feature search")[1]

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from adaswitch_graph import bundled, embedded
+from adaswitch_graph import bundled, cli, embedded
 from adaswitch_graph.cli import app
+from adaswitch_graph.errors import AdaSwitchError
+from adaswitch_graph.policies import SelfVerifyPolicy
 from tests.servers import OllamaShim
 
 runner = CliRunner()
@@ -111,6 +113,29 @@ def test_bad_policy_and_threshold() -> None:
     assert_one_line_error(
         run("ask", "2+2?", "--policy", "local", "--threshold", "0.3"), "--threshold applies"
     )
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("selfverify", SelfVerifyPolicy(0.6)),
+        ("selfverify-retry", SelfVerifyPolicy(0.6, retry=True)),
+        ("selfverify-handover", SelfVerifyPolicy(0.6, handover=True)),
+    ],
+)
+def test_threshold_keeps_the_policys_kind(
+    monkeypatch: pytest.MonkeyPatch, policy: str, expected: SelfVerifyPolicy
+) -> None:
+    built: list[Any] = []
+
+    def capture(*_: Any, policy: Any, **__: Any) -> Any:
+        built.append(policy)
+        raise AdaSwitchError("stop here")
+
+    monkeypatch.setattr(cli, "resolve_model", lambda spec, **_: spec)
+    monkeypatch.setattr(cli, "create_adaswitch_graph", capture)
+    assert_one_line_error(run("ask", "2+2?", "--policy", policy, "--threshold", "0.6"), "stop here")
+    assert built == [expected]
 
 
 def test_graph_prints_mermaid() -> None:

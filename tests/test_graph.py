@@ -283,6 +283,27 @@ def test_a_retry_still_doubted_goes_to_the_cloud(build: Any) -> None:
     assert result["steps"][1]["retried"] and result["steps"][1]["author"] == "cloud"
 
 
+def test_handover_keeps_the_cloud_writing_after_its_first_step(build: Any) -> None:
+    cloud = scripted_cloud()
+    policy = SelfVerifyPolicy(threshold=0.5, handover=True)
+    result = build(scripted_local(SHAKY_RUN), cloud, policy=policy).invoke(ask())
+    steps = result["steps"]
+    # Step 4 is a confident draft, sent to the cloud because step 2 handed over.
+    assert [s["author"] for s in steps] == ["local", "cloud", "cloud", "cloud"]
+    assert [s["flagged"] for s in steps] == [False, True, True, True]
+    assert steps[3]["error_probability"] < 0.5
+    assert len(cloud.calls) == 3
+
+
+def test_handover_is_still_capped_by_the_budget(build: Any) -> None:
+    cloud = scripted_cloud()
+    policy = SelfVerifyPolicy(threshold=0.5, handover=True)
+    graph = build(scripted_local(SHAKY_RUN), cloud, policy=policy, budget=Budget(max_cloud_calls=1))
+    steps = graph.invoke(ask())["steps"]
+    assert [s["author"] for s in steps] == ["local", "cloud", "local", "local"]
+    assert len(cloud.calls) == 1
+
+
 def test_without_logprobs_the_models_verdict_decides(build: Any) -> None:
     plain = [
         reply("Step 1: 48 / 2 = 24.", min_logprob=None),

@@ -18,7 +18,7 @@ from adaswitch_graph import (
     StepView,
     Verifier,
 )
-from adaswitch_graph.policies import parse_policy
+from adaswitch_graph.policies import describe_policy, parse_policy, policy_from_description
 from adaswitch_graph.signals import confidence_signals, judge_p_correct, token_logprobs
 from adaswitch_graph.state import merge_usage
 from adaswitch_graph.steps import clean_step, extract_answer
@@ -64,6 +64,9 @@ def test_random_policy_is_reproducible_and_near_its_rate() -> None:
 def test_parse_policy() -> None:
     assert parse_policy("selfverify:0.3") == SelfVerifyPolicy(0.3)
     assert parse_policy("selfverify-retry:0.4") == SelfVerifyPolicy(0.4, retry=True)
+    assert parse_policy("selfverify-handover:0.6") == SelfVerifyPolicy(0.6, handover=True)
+    with pytest.raises(ValueError, match="exclude each other"):
+        SelfVerifyPolicy(0.5, retry=True, handover=True)
     assert parse_policy("random:0.2") == RandomPolicy(0.2)
     assert parse_policy("local") == AlwaysLocal()
     assert parse_policy("cloud") == AlwaysCloud()
@@ -71,6 +74,14 @@ def test_parse_policy() -> None:
         parse_policy("oracle")
     with pytest.raises(ValueError, match="bad policy spec"):
         parse_policy("selfverify:high")
+
+
+def test_policies_round_trip_through_their_trace_description() -> None:
+    handover = SelfVerifyPolicy(0.6, handover=True)
+    assert policy_from_description(describe_policy(handover)) == handover
+    # Traces written before `handover` existed still replay.
+    older = {"type": "SelfVerifyPolicy", "threshold": 0.43, "retry": False}
+    assert policy_from_description(older) == SelfVerifyPolicy(0.43)
 
 
 def test_budget() -> None:
@@ -171,6 +182,7 @@ def test_confidence_signals_skip_whitespace_tokens() -> None:
         "mean_logprob": -1.0,
         "n_tokens": 2.0,
         "min_digit_logprob": -1.5,
+        "digits_logprob": -2.0,
         "low_token_share": 0.5,
         "mean_margin": 0.0,
     }
@@ -186,6 +198,8 @@ def test_confidence_signals_of_numbers_and_margins() -> None:
         ]
     )  # fmt: skip
     assert signals["min_digit_logprob"] == -0.1  # the words' doubt is not the number's
+    assert signals["digits_logprob"] == -0.1
+    assert confidence_signals([{"token": "so", "logprob": -2.0}])["digits_logprob"] == 0.0
     assert signals["mean_margin"] == 0.5 * (0.5 + 3.0)
     assert signals["low_token_share"] == 0.5
 

@@ -23,7 +23,12 @@ def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path
     assert [e["event"] for e in run.events] == SHAKY_EVENTS
     assert run.question == result["question"]
     assert run.final_answer == result["final_answer"]
-    assert run.started["policy"] == {"type": "SelfVerifyPolicy", "threshold": 0.43, "retry": False}
+    assert run.started["policy"] == {
+        "type": "SelfVerifyPolicy",
+        "threshold": 0.43,
+        "retry": False,
+        "handover": False,
+    }
     assert run.started["verifier"]["coefficients"] == {"min_logprob": -1.0}
     # Exactly what went to the cloud, and what it cost.
     assisted = run.of("assisted")

@@ -64,6 +64,7 @@ def test_logprobs_reach_self_verify() -> None:
     for step in result["steps"]:
         assert step["signals"]["min_logprob"] < 0
         assert step["signals"]["min_logprob"] <= step["signals"]["mean_logprob"] <= 0
+        assert step["signals"]["digits_logprob"] <= step["signals"]["min_digit_logprob"] <= 0
         assert 0 < step["error_probability"] < 1
         assert not step["text"].startswith("Step")  # the prefill was not kept twice
     assert result["usage"]["local"]["output_tokens"] > 0
