@@ -25,7 +25,7 @@ def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path
     assert run.final_answer == result["final_answer"]
     assert run.started["policy"] == {
         "type": "SelfVerifyPolicy",
-        "threshold": 0.43,
+        "threshold": 0.44,
         "retry": False,
         "handover": False,
     }
