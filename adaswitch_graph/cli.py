@@ -281,7 +281,8 @@ def bench(
             raise AdaSwitchError(f"--report-only: {results} does not exist")
     except (AdaSwitchError, ValueError) as exc:
         fail(exc)
-    _print_report(read_records(results), results, local, cloud, prices, ran=not report_only)
+    sweeps = {s.name: s.sweep for s in chosen if s.sweep}
+    _print_report(read_records(results), results, local, cloud, prices, sweeps, not report_only)
 
 
 def _parse_price(spec: str) -> tuple[str, tuple[float, float]]:
@@ -334,12 +335,13 @@ def _print_report(
     local: str,
     cloud: str,
     prices: dict[str, tuple[float, float]],
+    sweeps: dict[str, str],
     ran: bool,
 ) -> None:
     from adaswitch_graph.bench import peak_rss_mb
     from adaswitch_graph.report import COLUMNS, markdown_table, plot_frontier, row_cells, summarize
 
-    rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices)
+    rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices, sweeps=sweeps)
     if not rows:
         fail(f"{results} holds no finished items")
     table = Table(title=f"{results} ({rows[0].n} items each)", title_justify="left")

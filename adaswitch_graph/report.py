@@ -70,8 +70,12 @@ def summarize(
     cloud_model: str = "",
     local_model: str = "",
     prices: Mapping[str, tuple[float, float]] | None = None,
+    sweeps: Mapping[str, str] | None = None,
 ) -> list[Row]:
-    """One row per system, over the items every system finished (so rows compare)."""
+    """One row per system, over the items every system finished (so rows compare).
+
+    `sweeps` names the sweep of a system where the records may not: a system first run
+    alone and then named in a sweep keeps its first records, tagged with no sweep."""
     table = {**PRICES, **(prices or {})}
     local_price = table.get(local_model, (0.0, 0.0))
     cloud_price = table.get(cloud_model, (0.0, 0.0))
@@ -95,7 +99,8 @@ def summarize(
             Row(
                 system=system,
                 kind=r_kind(rs),
-                sweep=rs[0].get("sweep") if rs else None,
+                sweep=(sweeps or {}).get(system)
+                or next((r["sweep"] for r in rs if r.get("sweep")), None),
                 n=n,
                 accuracy=correct / n if n else 0.0,
                 ci_low=low,

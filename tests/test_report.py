@@ -126,3 +126,15 @@ def test_markdown_and_plot(tmp_path: Path) -> None:
     assert "| selfverify:0.3 | 10 | 50.0% (23.7% to 76.3%) | 50% |" in table[4]
     png = plot_frontier(rows, tmp_path / "f.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_sweep_named_by_the_command_gathers_records_run_outside_it() -> None:
+    rs = records()
+    adaswitch = [r for r in rs if r.get("system") == "selfverify:0.3"]
+    rs += [{**r, "system": "selfverify:0.5"} for r in adaswitch]
+    for r in adaswitch:
+        r["sweep"] = None  # run alone first, then named in a sweep
+    untagged = {row.system: row.sweep for row in summarize(rs)}
+    assert untagged["selfverify:0.3"] is None and untagged["selfverify:0.5"] == "selfverify"
+    named = summarize(rs, sweeps={"selfverify:0.3": "selfverify"})
+    assert {row.system: row.sweep for row in named}["selfverify:0.3"] == "selfverify"
