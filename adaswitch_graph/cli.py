@@ -282,7 +282,7 @@ def bench(
     except (AdaSwitchError, ValueError) as exc:
         fail(exc)
     sweeps = {s.name: s.sweep for s in chosen if s.sweep}
-    _print_report(read_records(results), results, local, cloud, prices, sweeps, not report_only)
+    _print_report(read_records(results), results, local, cloud, prices, sweeps, ran=not report_only)
 
 
 def _parse_price(spec: str) -> tuple[str, tuple[float, float]]:

@@ -129,16 +129,16 @@ def policy_from_description(description: dict[str, Any]) -> Policy | None:
     return cls(**settings) if cls is not None else None
 
 
-_SELF_VERIFY_VARIANTS = {
-    "selfverify": "",
-    "self-verify": "",
-    "adaswitch": "",
-    "selfverify-retry": "retry",
-    "retry": "retry",
-    "selfverify-handover": "handover",
-    "handover": "handover",
+_SELF_VERIFY_OPTIONS: dict[str, dict[str, bool]] = {
+    "selfverify": {},
+    "self-verify": {},
+    "adaswitch": {},
+    "selfverify-retry": {"retry": True},
+    "retry": {"retry": True},
+    "selfverify-handover": {"handover": True},
+    "handover": {"handover": True},
 }
-"""Spec names of `SelfVerifyPolicy`, and the option each one turns on."""
+"""Spec names of `SelfVerifyPolicy`, and the options each one sets."""
 
 
 def parse_policy(spec: str) -> Policy:
@@ -146,8 +146,7 @@ def parse_policy(spec: str) -> Policy:
     `selfverify-handover[:T]`, `local`, `cloud`, `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
-        if (variant := _SELF_VERIFY_VARIANTS.get(name)) is not None:
-            options = {variant: True} if variant else {}
+        if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
             return SelfVerifyPolicy(float(arg), **options) if arg else SelfVerifyPolicy(**options)
         if name in ("local", "alwayslocal") and not arg:
             return AlwaysLocal()

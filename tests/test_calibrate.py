@@ -6,8 +6,25 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def calibrate(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run benchmarks/calibrate_verifier.py with `args`."""
+    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def read_run(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in run.read_text().splitlines()]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def step(text: str, digit_logprob: float) -> dict[str, object]:
@@ -37,20 +54,16 @@ def write_run(tmp_path: Path) -> tuple[Path, Path]:
             | {"trajectory": trajectory}
         )
         rows[-1]["answer"] += f"{a + b}\n#### {a + b}"
-    (data / "gsm8k" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(data / "gsm8k" / "train.jsonl", rows)
     run = tmp_path / "train.jsonl"
-    run.write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_jsonl(run, records)
     return data, run
 
 
 def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
     data, run = write_run(tmp_path)
     out = tmp_path / "verifier.json"
-    args = [str(run), "--data-dir", str(data), "--out", str(out), "--search", "1"]
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
-    done = subprocess.run(
-        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
-    )
+    done = calibrate(str(run), "--data-dir", str(data), "--out", str(out), "--search", "1")
     assert done.returncode == 0, done.stderr
     # 40 steps; the 20 that compute something are labelled, the 10 that miss wrong.
     assert "steps labelled from the reference (wrong): 20 (10)" in done.stdout
@@ -66,13 +79,7 @@ def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
 
 def test_without_the_reference_it_says_what_is_missing(tmp_path: Path) -> None:
     _, run = write_run(tmp_path)
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
-    done = subprocess.run(
-        [sys.executable, str(script), str(run), "--data-dir", str(tmp_path / "nowhere")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = calibrate(str(run), "--data-dir", str(tmp_path / "nowhere"))
     assert done.returncode != 0
     assert "no step has a 'steps' label; is --data-dir right?" in done.stderr
 
@@ -80,16 +87,9 @@ def test_without_the_reference_it_says_what_is_missing(tmp_path: Path) -> None:
 def test_evaluates_another_system_of_another_run(tmp_path: Path) -> None:
     data, run = write_run(tmp_path)
     other = tmp_path / "test.jsonl"
-    records = [json.loads(line) for line in run.read_text().splitlines()]
-    other.write_text("".join(json.dumps(r | {"system": "sampled-x"}) + "\n" for r in records))
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+    write_jsonl(other, [r | {"system": "sampled-x"} for r in read_run(run)])
     args = [str(run), "--data-dir", str(data), "--evaluate", str(other)]
-    done = subprocess.run(
-        [sys.executable, str(script), *args, "--evaluate-system", "sampled-x"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = calibrate(*args, "--evaluate-system", "sampled-x")
     assert done.returncode == 0, done.stderr
     out_of_sample = done.stdout.split("out of sample:")[1]
     assert "steps: 40" in out_of_sample
@@ -100,17 +100,13 @@ def test_steps_the_cloud_rewrote_are_scored_as_the_local_model_drafted_them(
     tmp_path: Path,
 ) -> None:
     data, run = write_run(tmp_path)
-    records = [json.loads(line) for line in run.read_text().splitlines()]
+    records = read_run(run)
     for record in records:
         drafted = record["trajectory"][1]
         if drafted["signals"]["min_digit_logprob"] < -1:  # the unsure, wrong drafts
             drafted |= {"author": "cloud", "draft": drafted["text"], "text": "= 7"}
-    run.write_text("".join(json.dumps(r | {"system": "selfverify:0.5"}) + "\n" for r in records))
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
-    args = [str(run), "--data-dir", str(data), "--system", "selfverify:0.5"]
-    done = subprocess.run(
-        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
-    )
+    write_jsonl(run, [r | {"system": "selfverify:0.5"} for r in records])
+    done = calibrate(str(run), "--data-dir", str(data), "--system", "selfverify:0.5")
     assert done.returncode == 0, done.stderr
     assert "steps labelled from the reference (wrong): 20 (10)" in done.stdout
     assert "AUROC step p vs step wrong (reference): 1.000" in done.stdout
@@ -120,18 +116,12 @@ def test_a_retried_step_the_cloud_rewrote_is_left_out(tmp_path: Path) -> None:
     """Its signals are the retry's, whose text the trajectory does not keep: scored
     against the first draft they would pair one text with another's confidence."""
     data, run = write_run(tmp_path)
-    records = [json.loads(line) for line in run.read_text().splitlines()]
+    records = read_run(run)
     for record in records[:4]:
         drafted = record["trajectory"][1]
         drafted |= {"author": "cloud", "draft": drafted["text"], "text": "= 7", "retried": True}
-    run.write_text("".join(json.dumps(r) + "\n" for r in records))
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
-    done = subprocess.run(
-        [sys.executable, str(script), str(run), "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    write_jsonl(run, records)
+    done = calibrate(str(run), "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     assert "steps: 36" in done.stdout
     assert "steps labelled from the reference (wrong): 16 (8)" in done.stdout
@@ -139,18 +129,12 @@ def test_a_retried_step_the_cloud_rewrote_is_left_out(tmp_path: Path) -> None:
 
 def test_the_search_leaves_out_signals_an_older_run_did_not_record(tmp_path: Path) -> None:
     data, run = write_run(tmp_path)
-    records = [json.loads(line) for line in run.read_text().splitlines()]
+    records = read_run(run)
     for record in records:
         for drafted in record["trajectory"]:
             del drafted["signals"]["digits_logprob"]
-    run.write_text("".join(json.dumps(r) + "\n" for r in records))
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
-    done = subprocess.run(
-        [sys.executable, str(script), str(run), "--data-dir", str(data), "--search", "2"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    write_jsonl(run, records)
+    done = calibrate(str(run), "--data-dir", str(data), "--search", "2")
     assert done.returncode == 0, done.stderr
     assert "not searched, not recorded on every step of this run: digits_logprob" in done.stdout
     assert "digits_logprob" not in done.stdout.split("feature search")[1]
