@@ -244,6 +244,17 @@ def markdown_table(rows: Sequence[Row]) -> str:
 def plot_frontier(rows: Sequence[Row], path: str | Path, title: str = "") -> Path:
     """Accuracy against the cloud's output tokens (as % of cloud alone), one point per
     system, each sweep drawn as a line."""
+    import matplotlib.pyplot as plt
+
+    fig = frontier_figure(rows, title)
+    target = Path(path)
+    fig.savefig(target)
+    plt.close(fig)
+    return target
+
+
+def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
+    """The figure `plot_frontier` saves (a matplotlib `Figure`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,22 +275,14 @@ def plot_frontier(rows: Sequence[Row], path: str | Path, title: str = "") -> Pat
             alpha=0.6,
             label=f"{sweep} sweep",
         )
-    placed: list[tuple[float, float]] = []
     for row in points:
-        x, y = 100 * (row.cloud_output_share or 0.0), 100 * row.accuracy
-        # Labels of nearby points would print over each other: move later ones down.
-        shift = 12 * sum(abs(x - px) < 10 and abs(y - py) < 2.5 for px, py in placed)
-        placed.append((x, y))
         ax.errorbar(
-            x,
-            y,
+            100 * (row.cloud_output_share or 0.0),
+            100 * row.accuracy,
             yerr=[[100 * (row.accuracy - row.ci_low)], [100 * (row.ci_high - row.accuracy)]],
             fmt="o",
             capsize=3,
             alpha=0.8,
-        )
-        ax.annotate(
-            row.system, (x, y), textcoords="offset points", xytext=(5, 5 - shift), fontsize=8
         )
     ends = {r.kind: r.accuracy for r in rows}
     if "local" in ends and "cloud" in ends and ends["cloud"] > ends["local"]:
@@ -294,10 +297,60 @@ def plot_frontier(rows: Sequence[Row], path: str | Path, title: str = "") -> Pat
     if sweeps:
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    target = Path(path)
-    fig.savefig(target)
-    plt.close(fig)
-    return target
+    _label_points(ax, points)
+    return fig
+
+
+_LABEL_OFFSETS = [(dx, dy) for dy in (5, -12, 16, -23, 27, -34) for dx in (6, -6)]
+"""Where a point's label may go, in points from the point, in order of preference."""
+
+
+def _label_points(ax: Any, points: Sequence[Row]) -> None:
+    """Name each point where its label covers no other label, point or error bar and
+    stays inside the axes (the first such place of `_LABEL_OFFSETS`; the least covered
+    one when there is none)."""
+    from matplotlib.transforms import Bbox
+
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    taken = []
+    for row in points:
+        x = 100 * (row.cloud_output_share or 0.0)
+        (x0, y0), (x1, y1) = ax.transData.transform([(x, 100 * row.ci_low), (x, 100 * row.ci_high)])
+        # The marker and the error bar with its caps, a few pixels wide.
+        taken.append(Bbox([[x0 - 5, min(y0, y1) - 5], [x1 + 5, max(y0, y1) + 5]]))
+    for row in points:
+        xy = (100 * (row.cloud_output_share or 0.0), 100 * row.accuracy)
+        best: tuple[float, Any] | None = None
+        for dx, dy in _LABEL_OFFSETS:
+            label = ax.annotate(
+                row.system,
+                xy,
+                textcoords="offset points",
+                xytext=(dx, dy),
+                ha="left" if dx > 0 else "right",
+                fontsize=8,
+            )
+            box = label.get_window_extent(renderer)
+            # A label partly outside the axes is clipped by the figure's edge.
+            outside = box.width * box.height - _overlap(box, frame)
+            covered = outside + sum(_overlap(box, other) for other in taken)
+            if best is None or covered < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (covered, label)
+            else:
+                label.remove()
+            if covered == 0:
+                break
+        assert best is not None
+        taken.append(best[1].get_window_extent(renderer))
+
+
+def _overlap(a: Any, b: Any) -> float:
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return float(max(width, 0.0) * max(height, 0.0))
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:

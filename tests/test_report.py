@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pytest
 
-from adaswitch_graph.report import auroc, markdown_table, plot_frontier, summarize, wilson
+from adaswitch_graph.report import (
+    auroc,
+    frontier_figure,
+    markdown_table,
+    plot_frontier,
+    summarize,
+    wilson,
+)
 
 
 def record(system: str, kind: str, item: int, correct: bool, **usage: int) -> dict[str, Any]:
@@ -126,6 +135,25 @@ def test_markdown_and_plot(tmp_path: Path) -> None:
     assert "| selfverify:0.3 | 10 | 50.0% (23.7% to 76.3%) | 50% |" in table[4]
     png = plot_frontier(rows, tmp_path / "f.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_labels_of_points_close_together_do_not_cover_each_other() -> None:
+    rows = summarize(records())
+    cluster = rows[-1]
+    crowded = [*rows, *(replace(cluster, system=f"near-{i}", sweep=None) for i in range(4))]
+    fig = frontier_figure(crowded)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    labels = [t for t in ax.texts if t.get_text() != "target"]
+    named = [r.system for r in crowded if r.cloud_output_share is not None]
+    assert sorted(t.get_text() for t in labels) == sorted(named)
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert all(frame.contains(b.x0, b.y0) and frame.contains(b.x1, b.y1) for b in boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    plt.close(fig)
 
 
 def test_a_sweep_named_by_the_command_gathers_records_run_outside_it() -> None:
