@@ -1,0 +1,97 @@
+"""benchmarks/cloud_spend.py: where a system's cloud tokens went, and when it first
+asked the cloud on the gap questions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.test_calibrate import ROOT, write_jsonl
+
+SCRIPT = ROOT / "benchmarks" / "cloud_spend.py"
+
+
+def steps(*specs: tuple[str, int]) -> list[dict[str, Any]]:
+    """Steps by (author, result): each computes `2 + 3 = result` (5 is the reference's)."""
+    return [
+        {"index": n, "author": author, "text": f"2 + 3 = {result}"}
+        for n, (author, result) in enumerate(specs, 1)
+    ]
+
+
+def record(system: str, n: int, correct: bool, tokens: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"system": system, "item": f"test-{n}", "correct": correct, "error": None} | {
+        "cloud_output_tokens": tokens,
+        **extra,
+    }
+
+
+def write_bench(tmp_path: Path) -> tuple[Path, Path]:
+    data = tmp_path / "data"
+    (data / "gsm8k").mkdir(parents=True)
+    reference = {"question": "2 and 3?", "answer": "2+3 = <<2+3=5>>5\n#### 5"}
+    write_jsonl(data / "gsm8k" / "test.jsonl", [reference] * 6)
+    right, wrong = [("local", 5), ("local", 5)], [("local", 7), ("local", 5)]
+    ours = "selfverify:0.5"
+    rows = []
+    # item: local right?, cloud right?, ours right?, our cloud tokens, local's and our steps
+    for n, (local_ok, cloud_ok, ours_ok, tokens, local_steps, our_steps) in enumerate(
+        [
+            (True, True, True, 12, right, [("local", 5), ("cloud", 5)]),
+            (False, True, True, 24, wrong, [("cloud", 5), ("local", 5)]),  # in time
+            (False, True, False, 24, wrong, [("local", 7), ("cloud", 5)]),  # too late
+            (False, True, False, 0, wrong, wrong),  # never sent
+            (False, True, True, 24, right, [("cloud", 5), ("local", 5)]),  # none marked
+            (False, False, True, 36, wrong, [("cloud", 5), ("cloud", 5)]),
+        ]
+    ):
+        rows.append(record("local", n, local_ok, trajectory=steps(*local_steps)))
+        rows.append(record("cloud", n, cloud_ok, 40))
+        rows.append(record(ours, n, ours_ok, tokens, trajectory=steps(*our_steps)))
+    results = tmp_path / "bench.jsonl"
+    write_jsonl(results, [{"meta": True, "system": ours}, *rows])
+    return data, results
+
+
+def spend(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_groups_the_spend_and_times_the_gap_questions(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    done = spend(str(results), "--system", "selfverify:0.5", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "selfverify:0.5 on 6 items" in out
+    # Cloud alone wrote 6 x 40 = 240 tokens; ours 12 + 72 + 36.
+    assert "| local right | 1 | 1 | 5% | 17% |" in out
+    assert "| gap: only cloud right | 4 | 2 | 30% | 67% |" in out
+    assert "| neither right | 1 | 1 | 15% | 17% |" in out
+    assert "| no step sent | 1 | 0 |" in out
+    assert "| first sent after the first wrong step | 1 | 0 |" in out
+    assert "| first sent at or before the first wrong step | 1 | 1 |" in out
+    assert "| first sent, no step marked wrong | 1 | 1 |" in out
+
+
+def test_a_system_without_records_on_the_shared_items_is_an_error(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    done = spend(str(results), "--system", "selfverify:0.9", "--data-dir", str(data))
+    assert done.returncode != 0
+    assert "no item has records of local, cloud and 'selfverify:0.9'" in done.stderr
+
+
+def test_a_system_without_trajectories_gets_no_timing(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    with results.open("a") as sink:
+        sink.writelines(
+            json.dumps(record("cascade", n, n == 0, 40 if n else 0)) + "\n" for n in range(6)
+        )
+    done = spend(str(results), "--system", "cascade", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "| gap: only cloud right | 4 | 0 | 67% | 67% |" in done.stdout
+    assert "(its records keep no trajectory: no step timing)" in done.stdout
