@@ -11,8 +11,10 @@ neither. A router that knew the groups would spend every cloud token on the gap.
 Gap questions are then split by when the system first sent a step to the cloud,
 against the first step of the local model's own solution that the reference marks
 wrong (`scoring.step_is_right`; the system's steps up to its first cloud step are the
-local model's, since the calls are the same): no step sent, the first one sent after
-the first wrong step (the verifier let the mistake through), or at or before it.
+local model's, since the calls are the same): no step sent; sent before that step (the
+solutions part there, and the local model may still make its mistake later); sent at
+that very step (the verifier caught the mistake); sent after it (it let the mistake
+through).
 The step labels are noisy (a right step on another path than the reference's counts as
 wrong, a wrong one that lands on a reference number as right), so the timing is too.
 """
@@ -31,8 +33,9 @@ from adaswitch_graph.scoring import step_is_right
 GROUPS = ("local right", "gap: only cloud right", "neither right")
 TIMINGS = (
     "no step sent",
+    "first sent before the first wrong step",
+    "first sent at the first wrong step",
     "first sent after the first wrong step",
-    "first sent at or before the first wrong step",
     "first sent, no step marked wrong",
 )
 
@@ -60,8 +63,9 @@ def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item | Non
     if item is not None:
         wrong = first_step(local["trajectory"], lambda s: step_is_right(s["text"], item) is False)
     if wrong is None:
-        return TIMINGS[3]
-    return TIMINGS[1] if sent["index"] > wrong["index"] else TIMINGS[2]
+        return TIMINGS[4]
+    order = (sent["index"] > wrong["index"]) - (sent["index"] < wrong["index"])
+    return TIMINGS[2 + order]
 
 
 def breakdown(

@@ -33,7 +33,7 @@ def write_bench(tmp_path: Path) -> tuple[Path, Path]:
     data = tmp_path / "data"
     (data / "gsm8k").mkdir(parents=True)
     reference = {"question": "2 and 3?", "answer": "2+3 = <<2+3=5>>5\n#### 5"}
-    write_jsonl(data / "gsm8k" / "test.jsonl", [reference] * 6)
+    write_jsonl(data / "gsm8k" / "test.jsonl", [reference] * 7)
     right, wrong = [("local", 5), ("local", 5)], [("local", 7), ("local", 5)]
     ours = "selfverify:0.5"
     rows = []
@@ -41,7 +41,8 @@ def write_bench(tmp_path: Path) -> tuple[Path, Path]:
     for n, (local_ok, cloud_ok, ours_ok, tokens, local_steps, our_steps) in enumerate(
         [
             (True, True, True, 12, right, [("local", 5), ("cloud", 5)]),
-            (False, True, True, 24, wrong, [("cloud", 5), ("local", 5)]),  # in time
+            (False, True, True, 24, wrong, [("cloud", 5), ("local", 5)]),  # at it
+            (False, True, False, 24, [("local", 5), ("local", 7)], [("cloud", 5)] * 2),  # before
             (False, True, False, 24, wrong, [("local", 7), ("cloud", 5)]),  # too late
             (False, True, False, 0, wrong, wrong),  # never sent
             (False, True, True, 24, right, [("cloud", 5), ("local", 5)]),  # none marked
@@ -67,14 +68,15 @@ def test_groups_the_spend_and_times_the_gap_questions(tmp_path: Path) -> None:
     done = spend(str(results), "--system", "selfverify:0.5", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "selfverify:0.5 on 6 items" in out
-    # Cloud alone wrote 6 x 40 = 240 tokens; ours 12 + 72 + 36.
-    assert "| local right | 1 | 1 | 5% | 17% |" in out
-    assert "| gap: only cloud right | 4 | 2 | 30% | 67% |" in out
-    assert "| neither right | 1 | 1 | 15% | 17% |" in out
+    assert "selfverify:0.5 on 7 items" in out
+    # Cloud alone wrote 7 x 40 = 280 tokens; ours 12 + 96 + 36.
+    assert "| local right | 1 | 1 | 4% | 14% |" in out
+    assert "| gap: only cloud right | 5 | 2 | 34% | 71% |" in out
+    assert "| neither right | 1 | 1 | 13% | 14% |" in out
     assert "| no step sent | 1 | 0 |" in out
+    assert "| first sent before the first wrong step | 1 | 0 |" in out
+    assert "| first sent at the first wrong step | 1 | 1 |" in out
     assert "| first sent after the first wrong step | 1 | 0 |" in out
-    assert "| first sent at or before the first wrong step | 1 | 1 |" in out
     assert "| first sent, no step marked wrong | 1 | 1 |" in out
 
 
@@ -89,9 +91,9 @@ def test_a_system_without_trajectories_gets_no_timing(tmp_path: Path) -> None:
     data, results = write_bench(tmp_path)
     with results.open("a") as sink:
         sink.writelines(
-            json.dumps(record("cascade", n, n == 0, 40 if n else 0)) + "\n" for n in range(6)
+            json.dumps(record("cascade", n, n == 0, 40 if n else 0)) + "\n" for n in range(7)
         )
     done = spend(str(results), "--system", "cascade", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
-    assert "| gap: only cloud right | 4 | 0 | 67% | 67% |" in done.stdout
+    assert "| gap: only cloud right | 5 | 0 | 71% | 71% |" in done.stdout
     assert "(its records keep no trajectory: no step timing)" in done.stdout
