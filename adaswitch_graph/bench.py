@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel, LanguageModelLike
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.memory import InMemorySaver
 
 from adaswitch_graph.callcache import CallCache, hits
 from adaswitch_graph.datasets import Item
@@ -289,7 +291,9 @@ async def _run_system(
             verifier=setup.verifier,
             samples=setup.samples if system.sampled else 0,
         )
-    compiled = graph.compile()
+    # The checkpoints keep what a run had done when it failed: its steps and its usage
+    # (the cloud calls it made) still reach the record.
+    compiled = graph.compile(checkpointer=InMemorySaver())
     done = len(items) - len(todo)
     if progress:
         progress(system.name, done, len(items))
@@ -339,27 +343,31 @@ async def _run_item(
         record["rate"] = policy.rate
     if isinstance(policy, SelfVerifyPolicy):
         record["threshold"] = policy.threshold
+    config: RunnableConfig = {"configurable": {"thread_id": f"{system.name}\x00{item.id}"}}
     try:
-        result = await compiled.ainvoke({"messages": [("user", item.question)]})
+        result = await compiled.ainvoke({"messages": [("user", item.question)]}, config)
     except Exception as exc:  # one bad item must not end the benchmark
+        last = (await compiled.aget_state(config)).values
         record.update(error=f"{type(exc).__name__}: {exc}", correct=False, score=0.0)
-        record.update(_usage_fields({}, system.kind))
-        record.update(wall_s=round(time.perf_counter() - started, 3), cached_calls=counter[0])
-        return record
-    answer = result["final_answer"]
-    credit = score(item, answer)
-    record.update(
-        answer=answer,
-        score=credit,
-        correct=credit >= 1.0,
-        error=None,
-        steps=len(result["steps"]),
-        trajectory=[_step_summary(s) for s in result["steps"]],
-        **_usage_fields(result["usage"], system.kind),
-        wall_s=round(time.perf_counter() - started, 3),
-        cached_calls=counter[0],
-    )
+        record.update(_outcome(last, system.kind), answer=None)
+    else:
+        credit = score(item, result["final_answer"])
+        record.update(_outcome(result, system.kind), answer=result["final_answer"])
+        record.update(score=credit, correct=credit >= 1.0, error=None)
+    finally:
+        await compiled.checkpointer.adelete_thread(config["configurable"]["thread_id"])
+    record.update(wall_s=round(time.perf_counter() - started, 3), cached_calls=counter[0])
     return record
+
+
+def _outcome(state: dict[str, Any], kind: SystemKind) -> dict[str, Any]:
+    """The steps and usage of a run's (last) state."""
+    steps = state.get("steps") or []
+    return {
+        "steps": len(steps),
+        "trajectory": [_step_summary(s) for s in steps],
+        **_usage_fields(state.get("usage") or {}, kind),
+    }
 
 
 def _step_summary(step: Any) -> dict[str, Any]:

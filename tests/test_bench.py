@@ -132,6 +132,25 @@ def test_a_rerun_resumes_and_retries_only_what_failed(tmp_path: Path) -> None:
     assert {f"q{a}" for a in asked} == {i.id for i in ITEMS} - (finished_before - {"q3"})
 
 
+def test_a_run_that_fails_midway_keeps_its_steps_and_its_cloud_calls(tmp_path: Path) -> None:
+    def local(messages: list[BaseMessage], _: int) -> AIMessage | str:
+        if asked_step(messages) > 1:
+            raise RuntimeError("request exceeds the available context size")
+        return reply("Step 1: 3 + 10 = 14", min_logprob=UNSURE, output_tokens=7)
+
+    def cloud(messages: list[BaseMessage], _: int) -> AIMessage | str:
+        return reply("Step 1: 3 + 10 = 13", min_logprob=CONFIDENT, output_tokens=9)
+
+    models = setup(local=ScriptedChatModel(respond=local), cloud=ScriptedChatModel(respond=cloud))
+    run_bench(ITEMS[2:3], [parse_system("selfverify:0.5")], tmp_path / "r.jsonl", models)
+    (record,) = by_system(read_records(tmp_path / "r.jsonl"))["selfverify:0.5"]
+    assert "exceeds the available context size" in record["error"] and not record["correct"]
+    assert [(s["author"], s["text"]) for s in record["trajectory"]] == [("cloud", "3 + 10 = 13")]
+    assert record["steps"] == 1 and record["answer"] is None
+    assert (record["cloud_calls"], record["cloud_output_tokens"]) == (1, 9)
+    assert (record["local_calls"], record["local_output_tokens"]) == (1, 7)
+
+
 def test_a_sweep_reuses_the_calls_systems_share(tmp_path: Path) -> None:
     local, cloud = quiz_model("local"), quiz_model("cloud")
     systems = [System("local", "local"), *parse_sweep("selfverify:0.5,0.9")]
