@@ -268,17 +268,17 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
             sweeps[row.sweep].append(row)
     for sweep, members in sweeps.items():
         members.sort(key=lambda r: r.cloud_output_share or 0.0)
+        xs, ys = zip(*map(_point, members), strict=True)
         ax.plot(
-            [100 * (r.cloud_output_share or 0.0) for r in members],
-            [100 * r.accuracy for r in members],
+            xs,
+            ys,
             "-",
             alpha=0.6,
             label=f"{sweep} sweep",
         )
     for row in points:
         ax.errorbar(
-            100 * (row.cloud_output_share or 0.0),
-            100 * row.accuracy,
+            *_point(row),
             yerr=[[100 * (row.accuracy - row.ci_low)], [100 * (row.ci_high - row.accuracy)]],
             fmt="o",
             capsize=3,
@@ -301,6 +301,11 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
     return fig
 
 
+def _point(row: Row) -> tuple[float, float]:
+    """Where a system sits on the frontier: cloud output tokens and accuracy, in %."""
+    return 100 * (row.cloud_output_share or 0.0), 100 * row.accuracy
+
+
 _LABEL_OFFSETS = [(dx, dy) for dy in (5, -12, 16, -23, 27, -34) for dx in (6, -6)]
 """Where a point's label may go, in points from the point, in order of preference."""
 
@@ -315,12 +320,12 @@ def _label_points(ax: Any, points: Sequence[Row]) -> None:
     frame = ax.get_window_extent(renderer)
     taken = []
     for row in points:
-        x = 100 * (row.cloud_output_share or 0.0)
+        x, _ = _point(row)
         (x0, y0), (x1, y1) = ax.transData.transform([(x, 100 * row.ci_low), (x, 100 * row.ci_high)])
         # The marker and the error bar with its caps, a few pixels wide.
         taken.append(Bbox([[x0 - 5, min(y0, y1) - 5], [x1 + 5, max(y0, y1) + 5]]))
     for row in points:
-        xy = (100 * (row.cloud_output_share or 0.0), 100 * row.accuracy)
+        xy = _point(row)
         best: tuple[float, Any] | None = None
         for dx, dy in _LABEL_OFFSETS:
             label = ax.annotate(

@@ -41,7 +41,7 @@ TIMINGS = (
 
 
 def by_item(records: Sequence[dict[str, Any]], system: str) -> dict[str, dict[str, Any]]:
-    """The system's record of each item (the last one, where a resumed run wrote two)."""
+    """The system's record of each item (`read_records` keeps the last one written)."""
     return {r["item"]: r for r in item_records(records) if r["system"] == system}
 
 
@@ -56,12 +56,12 @@ def first_step(steps: Sequence[Mapping[str, Any]], wanted: Any) -> Mapping[str, 
 
 
 def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item | None) -> str:
-    # Records of runs that failed before the bench kept their steps have none.
-    sent = first_step(system.get("trajectory", []), lambda s: s["author"] == "cloud")
+    sent = first_step(system["trajectory"], lambda s: s["author"] == "cloud")
     if sent is None:
         return TIMINGS[0]
     wrong = None
     if item is not None:
+        # Records of runs that failed before the bench kept their steps have none.
         wrong = first_step(
             local.get("trajectory", []), lambda s: step_is_right(s["text"], item) is False
         )
