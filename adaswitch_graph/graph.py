@@ -32,7 +32,8 @@ from adaswitch_graph.nodes import (
 )
 from adaswitch_graph.policies import Policy, SelfVerifyPolicy
 from adaswitch_graph.prompts import AdaSwitchPrompts
-from adaswitch_graph.state import AdaSwitchState
+from adaswitch_graph.signals import REPEAT_FEATURE
+from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.verifier import Verifier
 
 DEFAULT_SAMPLES = 3
@@ -193,7 +194,7 @@ def create_adaswitch_graph(
 
     def after_merge(state: AdaSwitchState) -> str:
         steps = state["steps"]
-        if steps[-1]["final"] or len(steps) >= ctx.max_steps:
+        if steps[-1]["final"] or len(steps) >= ctx.max_steps or looping(steps[-1]):
             return FINALIZE
         return LOCAL_REASON
 
@@ -235,6 +236,12 @@ def create_adaswitch_agent(
     """`create_adaswitch_graph(...)` compiled; keyword arguments go to it."""
     builder = create_adaswitch_graph(local_model, cloud_model, **kwargs)
     return builder.compile(checkpointer=checkpointer, name=name, debug=debug)
+
+
+def looping(step: Step) -> bool:
+    """The local model restated an accepted step and it stood: it would go on restating
+    it until the prompt outgrew the model's context, so the run ends here."""
+    return step["author"] == "local" and bool(step["signals"].get(REPEAT_FEATURE))
 
 
 def drawing() -> Any:

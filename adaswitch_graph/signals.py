@@ -43,6 +43,9 @@ def _as_dict(entry: Any) -> Mapping[str, Any]:
 
 ARITH_FEATURE = "arith_errors"
 SAMPLE_FEATURE = "sample_disagreement"
+REPEAT_FEATURE = "repeats"
+"""1.0 when a step restates an accepted step word for word: a small model that loops
+writes the same step again and again (greedy decoding makes the copy exact)."""
 
 
 def step_signals(text: str, logprobs: TokenLogprobs | None) -> dict[str, float]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from adaswitch_graph.signals import REPEAT_FEATURE
+
 JUDGE_FEATURE = "p_correct_judge"
 
 
@@ -24,10 +26,11 @@ JUDGE_FEATURE = "p_correct_judge"
 class Verifier:
     """`P(step wrong) = sigmoid(intercept + sum(coef[f] * signals[f]))`.
 
-    A step without the token features (its model returned no log-probabilities) is
-    scored from the model's own verdict alone: `1 - p_correct_judge`, kept within
-    `[floor, 1 - floor]`; with neither, the error probability is None and the
-    policy decides without it.
+    A step that restates an accepted one word for word (`repeats`) is wrong as a next
+    step: its error probability is 1. A step without the token features (its model
+    returned no log-probabilities) is scored from the model's own verdict alone:
+    `1 - p_correct_judge`, kept within `[floor, 1 - floor]`; with neither, the error
+    probability is None and the policy decides without it.
     """
 
     coefficients: Mapping[str, float]
@@ -74,6 +77,8 @@ class Verifier:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     def error_probability(self, signals: Mapping[str, float]) -> float | None:
+        if signals.get(REPEAT_FEATURE):  # no progress: wrong as a next step, however sure
+            return 1.0
         token_features = [f for f in self.coefficients if f != JUDGE_FEATURE]
         if all(f in signals for f in token_features):
             z = self.intercept + sum(

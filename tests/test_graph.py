@@ -319,7 +319,11 @@ def test_without_logprobs_the_models_verdict_decides(build: Any) -> None:
     assert len(cloud.calls) == 1
     probabilities = [s["error_probability"] for s in result["steps"]]
     assert probabilities == [0.05, 0.95, 0.05]
-    assert result["steps"][1]["signals"] == {"arith_errors": 1.0, "p_correct_judge": 0.0}
+    assert result["steps"][1]["signals"] == {
+        "arith_errors": 1.0,
+        "repeats": 0.0,
+        "p_correct_judge": 0.0,
+    }
 
 
 def test_judge_reads_p_yes_from_token_logprobs(build: Any) -> None:
@@ -537,3 +541,27 @@ def test_splice_needs_a_cloud_that_continues() -> None:
         create_adaswitch_graph(
             scripted_local(GOOD_RUN), scripted_cloud(), cloud_prefill=False, splice=True
         )
+
+
+LOOPING_RUN = [
+    GOOD_RUN[0],
+    *[reply(f"Step {n}: Altogether 48 + 24 = 72 clips.") for n in range(2, 10)],
+]
+"""From step 2 on the local model restates the same step, as small models do."""
+
+
+def test_a_local_model_that_restates_a_step_is_stopped(build: Any) -> None:
+    local = scripted_local(LOOPING_RUN)
+    result = build(local, scripted_cloud(), policy=AlwaysLocal()).invoke(ask())
+    assert [s["signals"]["repeats"] for s in result["steps"]] == [0.0, 0.0, 1.0]
+    assert result["steps"][2]["error_probability"] == 1.0
+    assert len(local.calls) == 4  # three steps and the closing request for the answer
+    assert result["final_answer"] == "0"
+
+
+def test_a_restated_step_goes_to_the_cloud(build: Any) -> None:
+    local, cloud = scripted_local(LOOPING_RUN), scripted_cloud()
+    result = build(local, cloud, max_steps=4).invoke(ask())
+    assert [s["author"] for s in result["steps"][:3]] == ["local", "local", "cloud"]
+    assert result["steps"][2]["text"] == "fixed 3"
+    assert len(result["steps"]) == 4  # the cloud broke the loop, so the run went on

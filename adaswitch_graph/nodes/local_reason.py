@@ -21,6 +21,7 @@ from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.signals import (
+    REPEAT_FEATURE,
     SAMPLE_FEATURE,
     TokenLogprobs,
     before_doubt,
@@ -115,6 +116,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
             clean_step(m.text, reply.request.prefill, tools=bool(ctx.tools)) for m in reply.samples
         ]
         signals = step_signals(text, logprobs)
+        signals[REPEAT_FEATURE] = float(any(s["text"] == text for s in state["steps"]))
         if samples:
             signals[SAMPLE_FEATURE] = sample_disagreement(text, samples)
         draft = Step(
