@@ -105,6 +105,26 @@ def test_splice_continues_the_real_models_doubted_step() -> None:
     assert result["usage"]["cloud"]["calls"] == len(result["steps"])
 
 
+LOOPS = (
+    "At 8:00, 5000 people lined up at a polling station to cast their vote on election "
+    "day. By midday 2/5 of the people had voted and by 16:00 2/3 of the remaining people "
+    "had voted. What's the number of those who had not voted by 16:00?"
+)
+"""GSM8K test item 562: the bundled 0.5B restates one step on it, greedy, until its
+prompt outgrows the context (it did in a bench before runs ended on a repeat)."""
+
+
+def test_a_real_model_that_restates_a_step_is_stopped() -> None:
+    local = resolve_model(f"embedded:{LOCAL}")
+    agent = create_adaswitch_agent(local, local, policy=AlwaysLocal())
+    result = agent.invoke({"messages": [("user", LOOPS)]})
+    steps = result["steps"]
+    assert steps[-1]["signals"]["repeats"] == 1.0
+    assert steps[-1]["text"] in [s["text"] for s in steps[:-1]]
+    assert not any(s["signals"]["repeats"] for s in steps[:-1])
+    assert result["final_answer"]
+
+
 def test_sampled_steps_reach_the_real_server_and_the_signal() -> None:
     server = embedded_server(LOCAL)
     with CountingProxy(server.url) as proxy:
