@@ -80,8 +80,8 @@ def ask(
     splice: Annotated[
         bool,
         typer.Option(
-            help="The cloud continues a flagged step from the line of the local model's "
-            "first doubted number, keeping the lines before it."
+            help="The cloud continues a flagged step from the local model's first doubted "
+            "number, keeping the text before it."
         ),
     ] = False,
     as_json: Annotated[

@@ -119,13 +119,12 @@ def create_adaswitch_graph(
             the share of those versions that miss a number the step computes. The
             default verifier then is the one fitted with it
             (`Verifier.default(sampled=True)`). Costs k more local calls a step.
-        splice: the cloud continues a flagged step from the start of the line where
-            the local model first doubted a number (its first digit below even odds, or
-            else its least likely one), keeping the local lines before it, instead of
-            writing the whole step: the cloud writes fewer tokens, and sees those lines
-            of the doubted draft. Needs a cloud backend that continues the assistant's
-            message (`cloud_prefill`); a step with no digit, or doubted on its first
-            line, is written whole.
+        splice: the cloud continues a flagged step from where the local model first
+            doubted a number (its first digit below even odds, or else its least likely
+            one), keeping the local text before it, instead of writing the whole step:
+            the cloud writes fewer tokens, and sees that start of the doubted draft.
+            Needs a cloud backend that continues the assistant's message
+            (`cloud_prefill`); a step without a doubted digit is written whole.
         prefill: whether the local backend continues a trailing assistant message;
             detected from the model when None.
         cloud_prefill: the same for the cloud backend; when True the cloud continues

@@ -98,13 +98,12 @@ LOW_LOGPROB = math.log(0.5)
 
 
 def before_doubt(logprobs: TokenLogprobs) -> str | None:
-    """The reply the tokens spell, up to the start of the line that holds its first
-    doubtful number; None when no token holds a digit.
+    """The reply the tokens spell, up to its first doubtful number; None when no token
+    holds a digit.
 
     The doubtful digit is the first one the model gave less than even odds, or else the
-    least likely one. The cut is at its line's start, so that whoever continues from
-    there writes that line whole: the calculation that gives a number, not the number
-    alone.
+    least likely one. The cut backs up to the start of the number that holds it, so
+    that whoever continues from there writes the whole number again.
     """
     tokens = [str(e.get("token", "")) for e in logprobs]
     digits = [n for n, token in enumerate(tokens) if any(c.isdigit() for c in token)]
@@ -112,8 +111,15 @@ def before_doubt(logprobs: TokenLogprobs) -> str | None:
         return None
     unsure = [n for n in digits if float(logprobs[n]["logprob"]) < LOW_LOGPROB]
     first = unsure[0] if unsure else min(digits, key=lambda n: float(logprobs[n]["logprob"]))
-    text = "".join(tokens[:first]) + re.split(r"\d", tokens[first], maxsplit=1)[0]
-    return text[: text.rfind("\n") + 1]
+    text = "".join(tokens[: first + 1])
+    cut = (
+        len(text) - len(tokens[first]) + next(n for n, c in enumerate(tokens[first]) if c.isdigit())
+    )
+    while cut > 0 and (
+        text[cut - 1].isdigit() or (text[cut - 1] in ",." and text[cut - 2 : cut - 1].isdigit())
+    ):
+        cut -= 1
+    return text[:cut]
 
 
 def _margin(entry: Mapping[str, Any]) -> float | None:

@@ -37,9 +37,8 @@ class Step(TypedDict):
     final: bool
     """The step states the final answer."""
     doubt_at: NotRequired[int]
-    """Where the line starts that holds the local model's first doubted number in this
-    step (a character offset into the text it wrote; absent when the tokens do not tell,
-    or the doubt is on the step's first line)."""
+    """Where the local model's text of this step first doubts a number (a character
+    offset into the text it wrote), when it sent log-probabilities and wrote a digit."""
     kept: NotRequired[int]
     """For a step the cloud continued from the local model's doubt (`splice=True`): the
     first `kept` characters of `text` are the local model's, the rest the cloud's."""

@@ -486,14 +486,14 @@ def word_tokens(text: str, doubted: str) -> Any:
 
 SPLICED_RUN = [
     GOOD_RUN[0],
-    word_tokens("Step 2: Add May to April.\nAltogether 48 + 24 = 62 clips.", doubted=" 62"),
+    word_tokens("Step 2: Altogether 48 + 24 = 62 clips.", doubted=" 62"),
     reply("Step 3: Check done.\nAnswer: 72"),
 ]
 
 
 @pytest.mark.parametrize("echo", [False, True])
-def test_splice_keeps_the_local_lines_before_the_doubted_one(build: Any, echo: bool) -> None:
-    written = "Altogether 48 + 24 = 72 clips.\nAnswer: 72"
+def test_splice_keeps_the_local_text_before_the_doubted_number(build: Any, echo: bool) -> None:
+    written = " 72 clips.\nAnswer: 72"
 
     def continues(messages: Any, n: int) -> Any:
         return reply(messages[-1].text + written if echo else written, min_logprob=None)
@@ -504,32 +504,23 @@ def test_splice_keeps_the_local_lines_before_the_doubted_one(build: Any, echo: b
     assert len(cloud.calls) == 1
     sent = cloud.calls[0]["messages"][-1]
     assert sent.type == "ai"
-    assert sent.text.endswith("\nStep 2: Add May to April.\n")
-    assert "62" not in sent.text  # the doubted line stays local
+    assert sent.text.endswith("\nStep 2: Altogether 48 + 24 =")
     step = result["steps"][1]
-    assert step["doubt_at"] == step["kept"] == len("Add May to April.\n")
-    assert step["text"] == "Add May to April.\nAltogether 48 + 24 = 72 clips.\nAnswer: 72"
-    assert step["draft"] == "Add May to April.\nAltogether 48 + 24 = 62 clips."
+    assert step["doubt_at"] == len("Altogether 48 + 24 =")
+    assert step["kept"] == len("Altogether 48 + 24 =")
+    assert step["text"] == "Altogether 48 + 24 = 72 clips.\nAnswer: 72"
+    assert step["draft"] == "Altogether 48 + 24 = 62 clips."
     assert step["author"] == "cloud" and step["final"]
     assert result["final_answer"] == "72"
     assert result["usage"]["cloud"]["output_chars"] == len(written)  # only what it wrote
 
 
-@pytest.mark.parametrize(
-    "draft",
-    [
-        word_tokens("Step 2: So many clips.", doubted=" many"),  # no number doubted
-        word_tokens("Step 2: 48 + 24 = 62 clips.", doubted=" 62"),  # on the first line
-    ],
-)
-def test_a_doubt_on_no_later_line_has_the_cloud_write_the_whole_step(
-    build: Any, draft: Any
-) -> None:
+def test_without_a_doubted_digit_the_cloud_writes_the_whole_step(build: Any) -> None:
     def continues(messages: Any, n: int) -> Any:
         return reply(" 48 + 24 = 72 clips.\nAnswer: 72", min_logprob=None)
 
     cloud = ScriptedChatModel(respond=continues)
-    local = scripted_local([GOOD_RUN[0], draft])
+    local = scripted_local([GOOD_RUN[0], word_tokens("Step 2: So many clips.", doubted=" many")])
     result = build(local, cloud, cloud_prefill=True, splice=True).invoke(ask())
     assert cloud.calls[0]["messages"][-1].text.endswith("\nStep 2:")
     assert result["steps"][1]["text"] == "48 + 24 = 72 clips.\nAnswer: 72"

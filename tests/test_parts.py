@@ -271,19 +271,15 @@ def spelled(*tokens: tuple[str, float]) -> list[dict[str, object]]:
     return [{"token": token, "logprob": logprob} for token, logprob in tokens]
 
 
-def test_the_doubt_is_the_line_of_the_first_unsure_digit() -> None:
+def test_the_doubt_is_the_first_unsure_digit_and_its_whole_number() -> None:
     tokens = spelled(
-        ("Add", -0.1), (" them.", -0.1), ("\n", -0.1), ("5", -0.1), (" *", -0.1),
-        (" 1", -0.1), (",", -0.1), ("2", -2.0), ("0", -0.1), (" =", -0.1), (" 6", -3.0),
+        (" 5", -0.1), (" *", -0.1), (" 1", -0.1), (",", -0.1), ("2", -2.0), ("0", -0.1),
+        (" =", -0.1), (" 6", -3.0),
     )  # fmt: skip
-    assert before_doubt(tokens) == "Add them.\n"  # the whole calculation is written again
-    assert before_doubt(spelled(("So.", -0.1), ("\n12", -2.0), ("\n", -0.1))) == "So.\n"
+    assert before_doubt(tokens) == " 5 * "  # "1,20" is one number, written again whole
 
 
 def test_without_an_unsure_digit_the_doubt_is_the_least_likely_one() -> None:
-    tokens = spelled(
-        ("So", -2.0), (" add.", -0.1), ("\n$", -0.1), ("4", -0.3), ("0", -0.1),
-        ("\n", -0.1), ("+ 8", -0.6),
-    )  # fmt: skip
-    assert before_doubt(tokens) == "So add.\n$40\n"  # the words' doubt is not the number's
+    tokens = spelled(("Total", -2.0), (" $", -0.1), ("4", -0.3), ("0", -0.1), (" + 8", -0.6))
+    assert before_doubt(tokens) == "Total $40 + "  # the words' doubt is not the number's
     assert before_doubt(spelled(("So", -3.0), (" done.", -1.0))) is None

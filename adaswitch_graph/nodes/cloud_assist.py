@@ -6,8 +6,8 @@ the draft: shown the draft, a model tends to copy its mistake. Other backends ar
 to rewrite the draft, which they see marked as possibly wrong.
 
 With `splice` (and a backend that continues), the cloud continues the flagged step
-itself from the line where the local model first doubted a number: the lines before it
-are kept, and the cloud writes only the rest of the step.
+itself from where the local model first doubted a number: the text before it is kept,
+and the cloud writes only the rest of the step.
 
 It is reached only for steps the policy flagged and the budget allows. A cloud model
 that fails (after its own retries) does not end the run: the step stays as the local

@@ -67,16 +67,13 @@ def continuation(
 def doubt_in_step(
     text: str, logprobs: TokenLogprobs | None, prefill: str, tools: bool
 ) -> int | None:
-    """Where the line starts, in the cleaned step `text`, that holds the first doubted
-    number (see `before_doubt`); None when the tokens do not tell, or the doubt is on
-    the step's first line."""
+    """Where the cleaned step `text` first doubts a number (see `before_doubt`); None
+    when the tokens do not tell, or the doubt falls outside the step."""
     spelled = before_doubt(logprobs) if logprobs else None
-    before = clean_step(spelled, prefill, tools=tools) if spelled else ""
-    if not before or not text.startswith(before):
+    if spelled is None:
         return None
-    rest = text[len(before) :]
-    newline = rest.find("\n")
-    return len(before) + newline + 1 if newline >= 0 and not rest[:newline].strip() else None
+    before = clean_step(spelled, prefill, tools=tools)
+    return len(before) if 0 < len(before) < len(text) and text.startswith(before) else None
 
 
 def build_local_reason(ctx: GraphContext) -> RunnableCallable:
