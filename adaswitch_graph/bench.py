@@ -69,7 +69,6 @@ RUN_ORDER: tuple[SystemKind, ...] = (
 PLAIN_SYSTEMS = tuple(kind for kind in get_args(SystemKind) if kind != "adaswitch")
 """The systems named by their kind alone; every other spec is a policy."""
 SAMPLED = "sampled-"
-SPLICE = "splice-"
 Progress = Callable[[str, int, int], None]
 """Called with (system, items done, items in all) as items finish."""
 
@@ -83,8 +82,6 @@ class System:
     """The sweep it belongs to, drawn as one line on the frontier plot."""
     sampled: bool = False
     """Its local steps are sampled `BenchSetup.samples` times (`sampled-` specs)."""
-    splice: bool = False
-    """The cloud continues a flagged step from the local model's doubt (`splice-` specs)."""
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
@@ -92,22 +89,12 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
     `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
     `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
     every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
-    alone); `splice-` before one has the cloud continue each flagged step from the
-    local model's doubt (`splice-selfverify:0.44`); both may be given, in either order."""
+    alone)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
-    policy, options = name, set[str]()
-    while prefix := next((p for p in (SAMPLED, SPLICE) if policy.startswith(p)), ""):
-        policy, options = policy.removeprefix(prefix), options | {prefix}
-    return System(
-        name,
-        "adaswitch",
-        parse_policy(policy),
-        sweep,
-        sampled=SAMPLED in options,
-        splice=SPLICE in options,
-    )
+    policy = name.removeprefix(SAMPLED)
+    return System(name, "adaswitch", parse_policy(policy), sweep, sampled=policy != name)
 
 
 def parse_sweep(spec: str) -> list[System]:
@@ -303,7 +290,6 @@ async def _run_system(
             max_steps=setup.max_steps,
             verifier=setup.verifier,
             samples=setup.samples if system.sampled else 0,
-            splice=system.splice,
         )
     # The checkpoints keep what a run had done when it failed: its steps and its usage
     # (the cloud calls it made) still reach the record.
@@ -395,7 +381,6 @@ def _step_summary(step: Any) -> dict[str, Any]:
         "flagged": step["flagged"],
         "decision": step["decision"],
         "retried": step["retried"],
-        **{key: step[key] for key in ("doubt_at", "kept") if key in step},
     }
 
 

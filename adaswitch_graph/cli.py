@@ -77,13 +77,6 @@ def ask(
         int,
         typer.Option(min=0, help="Sample each step this many times, for the disagreement signal."),
     ] = 0,
-    splice: Annotated[
-        bool,
-        typer.Option(
-            help="The cloud continues a flagged step from the local model's first doubted "
-            "number, keeping the text before it."
-        ),
-    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON result instead of the live view.")
     ] = False,
@@ -107,7 +100,6 @@ def ask(
             max_steps=max_steps,
             judge=judge,
             samples=samples,
-            splice=splice,
         ).compile()
         callbacks = [TraceWriter(trace)] if trace else []
         result = _run(graph, question, live=not as_json, config={"callbacks": callbacks})
@@ -220,8 +212,7 @@ def bench(
         str,
         typer.Option(
             help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
-            "every local step; splice-SPEC has the cloud continue flagged steps from the "
-            "local model's doubt), random, cascade, oracle, oracle-steps."
+            "every local step), random, cascade, oracle, oracle-steps."
         ),
     ] = "local,cloud,selfverify,random,cascade",
     sweep: Annotated[

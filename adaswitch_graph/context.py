@@ -31,9 +31,6 @@ class GraphContext:
     solution so far to continue rather than the draft to correct."""
     judge: bool
     """Ask the local model's yes/no judgement of each step as an extra signal."""
-    splice: bool = False
-    """The cloud continues a flagged step from the local model's first doubt, keeping
-    the text before it."""
     samples: int = 0
     """Sampled versions of each local step to draw, for `sample_disagreement`."""
     tools: dict[str, BaseTool] = field(default_factory=dict)

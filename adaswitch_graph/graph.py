@@ -90,7 +90,6 @@ def create_adaswitch_graph(
     verifier: Verifier | None = None,
     judge: bool = False,
     samples: int = 0,
-    splice: bool = False,
     prefill: bool | None = None,
     cloud_prefill: bool | None = None,
     state_schema: type[Any] | None = None,
@@ -119,12 +118,6 @@ def create_adaswitch_graph(
             the share of those versions that miss a number the step computes. The
             default verifier then is the one fitted with it
             (`Verifier.default(sampled=True)`). Costs k more local calls a step.
-        splice: the cloud continues a flagged step from where the local model first
-            doubted a number (its first digit below even odds, or else its least likely
-            one), keeping the local text before it, instead of writing the whole step:
-            the cloud writes fewer tokens, and sees that start of the doubted draft.
-            Needs a cloud backend that continues the assistant's message
-            (`cloud_prefill`); a step without a doubted digit is written whole.
         prefill: whether the local backend continues a trailing assistant message;
             detected from the model when None.
         cloud_prefill: the same for the cloud backend; when True the cloud continues
@@ -151,13 +144,6 @@ def create_adaswitch_graph(
         raise TypeError("state_schema must be a TypedDict that extends AdaSwitchState")
     local = resolve_model(local_model)
     cloud = resolve_model(cloud_model)
-    cloud_prefill = supports_prefill(cloud) if cloud_prefill is None else cloud_prefill
-    if splice and not cloud_prefill:
-        raise ValueError(
-            "splice=True needs a cloud backend that continues the assistant's message "
-            "(llama.cpp, vLLM, Ollama); this cloud model does not, so pass splice=False, "
-            "or cloud_prefill=True if it does"
-        )
     ctx = GraphContext(
         tools=_tools_by_name(tools),
         local=local,
@@ -168,9 +154,8 @@ def create_adaswitch_graph(
         prompts=AdaSwitchPrompts.coerce(prompts),
         max_steps=max_steps,
         prefill=supports_prefill(local) if prefill is None else prefill,
-        cloud_prefill=cloud_prefill,
+        cloud_prefill=supports_prefill(cloud) if cloud_prefill is None else cloud_prefill,
         judge=judge,
-        splice=splice,
         samples=samples,
     )
 

@@ -97,31 +97,6 @@ LOW_LOGPROB = math.log(0.5)
 """A token the model gave less than even odds."""
 
 
-def before_doubt(logprobs: TokenLogprobs) -> str | None:
-    """The reply the tokens spell, up to its first doubtful number; None when no token
-    holds a digit.
-
-    The doubtful digit is the first one the model gave less than even odds, or else the
-    least likely one. The cut backs up to the start of the number that holds it, so
-    that whoever continues from there writes the whole number again.
-    """
-    tokens = [str(e.get("token", "")) for e in logprobs]
-    digits = [n for n, token in enumerate(tokens) if any(c.isdigit() for c in token)]
-    if not digits:
-        return None
-    unsure = [n for n in digits if float(logprobs[n]["logprob"]) < LOW_LOGPROB]
-    first = unsure[0] if unsure else min(digits, key=lambda n: float(logprobs[n]["logprob"]))
-    text = "".join(tokens[: first + 1])
-    cut = (
-        len(text) - len(tokens[first]) + next(n for n, c in enumerate(tokens[first]) if c.isdigit())
-    )
-    while cut > 0 and (
-        text[cut - 1].isdigit() or (text[cut - 1] in ",." and text[cut - 2 : cut - 1].isdigit())
-    ):
-        cut -= 1
-    return text[:cut]
-
-
 def _margin(entry: Mapping[str, Any]) -> float | None:
     """How far the chosen token's log-probability is above the best alternative's."""
     alternatives = [

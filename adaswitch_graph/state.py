@@ -36,12 +36,6 @@ class Step(TypedDict):
     """The local model rewrote the step once after it was flagged."""
     final: bool
     """The step states the final answer."""
-    doubt_at: NotRequired[int]
-    """Where the local model's text of this step first doubts a number (a character
-    offset into the text it wrote), when it sent log-probabilities and wrote a digit."""
-    kept: NotRequired[int]
-    """For a step the cloud continued from the local model's doubt (`splice=True`): the
-    first `kept` characters of `text` are the local model's, the rest the cloud's."""
     cloud_error: NotRequired[str]
     """Why the cloud's correction is missing (the call failed, or the budget was spent)."""
     tool_calls: NotRequired[list[ToolUse]]

@@ -60,22 +60,17 @@ def clean_step(text: str, prefix: str = "", tools: bool = False) -> str:
     """One step's text from a raw reply: the echoed prefill and the `Step N:` label
     removed, and anything from a next step marker on cut (for models that ignore stop
     sequences). With `tools`, an observation the model wrote itself is cut too."""
-    text = _LABEL.sub("", without_echo(text, prefix), count=1)
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix) :]
+    elif prefix.strip() and text.lstrip().startswith(prefix.strip()):
+        text = text.lstrip()[len(prefix.strip()) :]
+    text = _LABEL.sub("", text, count=1)
     match = _NEXT_STEP.search(text)
     if match:
         text = text[: match.start()]
     if tools:  # an observation is the tool's to write: one the model invented is dropped
         text = text.split(OBSERVATION, 1)[0]
     return text.strip()
-
-
-def without_echo(text: str, prefix: str) -> str:
-    """A reply without the prefill it continued, for backends that send it back."""
-    if prefix and text.startswith(prefix):
-        return text[len(prefix) :]
-    if prefix.strip() and text.lstrip().startswith(prefix.strip()):
-        return text.lstrip()[len(prefix.strip()) :]
-    return text
 
 
 def extract_answer(text: str) -> str | None:

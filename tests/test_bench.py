@@ -182,10 +182,6 @@ def test_system_specs() -> None:
         "selfverify:0.1",
         "selfverify:0.2",
     ]
-    spliced = parse_system("splice-sampled-selfverify:0.4")
-    assert spliced.splice and spliced.sampled and spliced.policy == SelfVerifyPolicy(0.4)
-    assert not parse_system("sampled-selfverify:0.4").splice
-    assert parse_sweep("splice-selfverify:0.4")[0].sweep == "splice-selfverify"
     with pytest.raises(ValueError, match="POLICY:T1,T2"):
         parse_sweep("selfverify")
     with pytest.raises(ValueError, match="unknown policy spec"):

@@ -14,7 +14,6 @@ from adaswitch_graph import bundled, cli, embedded
 from adaswitch_graph.cli import app
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.policies import SelfVerifyPolicy
-from tests.fakes import scripted_cloud
 from tests.servers import OllamaShim
 
 runner = CliRunner()
@@ -137,15 +136,6 @@ def test_threshold_keeps_the_policys_kind(
     monkeypatch.setattr(cli, "create_adaswitch_graph", capture)
     assert_one_line_error(run("ask", "2+2?", "--policy", policy, "--threshold", "0.6"), "stop here")
     assert built == [expected]
-
-
-def test_splice_with_a_cloud_that_cannot_continue_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The fakes do not continue an assistant message, so the flag must reach the factory
-    # for this error to appear.
-    monkeypatch.setattr(cli, "resolve_model", lambda spec, **_: scripted_cloud())
-    assert_one_line_error(run("ask", "2+2?", "--splice"), "splice=True needs a cloud backend")
 
 
 def test_graph_prints_mermaid() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -22,11 +21,9 @@ from adaswitch_graph import (
 from adaswitch_graph.errors import InvalidQuestionError
 from tests.conftest import TEST_VERIFIER, ask
 from tests.fakes import (
-    CONFIDENT,
     GOOD_RUN,
     SHAKY_EVENTS,
     SHAKY_RUN,
-    UNSURE,
     ScriptedChatModel,
     asked_step,
     reply,
@@ -472,66 +469,6 @@ def test_a_cloud_that_continues_is_not_shown_the_draft(build: Any) -> None:
     assert result["steps"][1]["author"] == "cloud"
     assert result["steps"][1]["text"] == "48 + 24 = 72 clips.\nAnswer: 72"
     assert result["final_answer"] == "72"
-
-
-def word_tokens(text: str, doubted: str) -> Any:
-    """`text` as a server sends it back: word tokens (with their leading space) that
-    spell it, all confident but the `doubted` one."""
-    tokens = [
-        {"token": t, "logprob": UNSURE if t == doubted else CONFIDENT}
-        for t in re.findall(r"\s*\S+", text)
-    ]
-    return reply(text).model_copy(update={"response_metadata": {"logprobs": {"content": tokens}}})
-
-
-SPLICED_RUN = [
-    GOOD_RUN[0],
-    word_tokens("Step 2: Altogether 48 + 24 = 62 clips.", doubted=" 62"),
-    reply("Step 3: Check done.\nAnswer: 72"),
-]
-
-
-@pytest.mark.parametrize("echo", [False, True])
-def test_splice_keeps_the_local_text_before_the_doubted_number(build: Any, echo: bool) -> None:
-    written = " 72 clips.\nAnswer: 72"
-
-    def continues(messages: Any, n: int) -> Any:
-        return reply(messages[-1].text + written if echo else written, min_logprob=None)
-
-    cloud = ScriptedChatModel(respond=continues)
-    graph = build(scripted_local(SPLICED_RUN), cloud, cloud_prefill=True, splice=True)
-    result = graph.invoke(ask())
-    assert len(cloud.calls) == 1
-    sent = cloud.calls[0]["messages"][-1]
-    assert sent.type == "ai"
-    assert sent.text.endswith("\nStep 2: Altogether 48 + 24 =")
-    step = result["steps"][1]
-    assert step["doubt_at"] == len("Altogether 48 + 24 =")
-    assert step["kept"] == len("Altogether 48 + 24 =")
-    assert step["text"] == "Altogether 48 + 24 = 72 clips.\nAnswer: 72"
-    assert step["draft"] == "Altogether 48 + 24 = 62 clips."
-    assert step["author"] == "cloud" and step["final"]
-    assert result["final_answer"] == "72"
-    assert result["usage"]["cloud"]["output_chars"] == len(written)  # only what it wrote
-
-
-def test_without_a_doubted_digit_the_cloud_writes_the_whole_step(build: Any) -> None:
-    def continues(messages: Any, n: int) -> Any:
-        return reply(" 48 + 24 = 72 clips.\nAnswer: 72", min_logprob=None)
-
-    cloud = ScriptedChatModel(respond=continues)
-    local = scripted_local([GOOD_RUN[0], word_tokens("Step 2: So many clips.", doubted=" many")])
-    result = build(local, cloud, cloud_prefill=True, splice=True).invoke(ask())
-    assert cloud.calls[0]["messages"][-1].text.endswith("\nStep 2:")
-    assert result["steps"][1]["text"] == "48 + 24 = 72 clips.\nAnswer: 72"
-    assert "kept" not in result["steps"][1] and "doubt_at" not in result["steps"][1]
-
-
-def test_splice_needs_a_cloud_that_continues() -> None:
-    with pytest.raises(ValueError, match="splice=True needs a cloud backend that continues"):
-        create_adaswitch_graph(
-            scripted_local(GOOD_RUN), scripted_cloud(), cloud_prefill=False, splice=True
-        )
 
 
 LOOPING_RUN = [

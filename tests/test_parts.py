@@ -19,12 +19,7 @@ from adaswitch_graph import (
     Verifier,
 )
 from adaswitch_graph.policies import describe_policy, parse_policy, policy_from_description
-from adaswitch_graph.signals import (
-    before_doubt,
-    confidence_signals,
-    judge_p_correct,
-    token_logprobs,
-)
+from adaswitch_graph.signals import confidence_signals, judge_p_correct, token_logprobs
 from adaswitch_graph.state import merge_usage
 from adaswitch_graph.steps import clean_step, extract_answer
 
@@ -265,21 +260,3 @@ def test_token_logprobs_from_ollama_client_objects() -> None:
         {"token": "4", "logprob": -0.3, "top_logprobs": [{"token": "4", "logprob": -0.3}]}
     ]
     assert judge_p_correct(AIMessage(content="yes", response_metadata={"logprobs": [entry]})) == 1.0
-
-
-def spelled(*tokens: tuple[str, float]) -> list[dict[str, object]]:
-    return [{"token": token, "logprob": logprob} for token, logprob in tokens]
-
-
-def test_the_doubt_is_the_first_unsure_digit_and_its_whole_number() -> None:
-    tokens = spelled(
-        (" 5", -0.1), (" *", -0.1), (" 1", -0.1), (",", -0.1), ("2", -2.0), ("0", -0.1),
-        (" =", -0.1), (" 6", -3.0),
-    )  # fmt: skip
-    assert before_doubt(tokens) == " 5 * "  # "1,20" is one number, written again whole
-
-
-def test_without_an_unsure_digit_the_doubt_is_the_least_likely_one() -> None:
-    tokens = spelled(("Total", -2.0), (" $", -0.1), ("4", -0.3), ("0", -0.1), (" + 8", -0.6))
-    assert before_doubt(tokens) == "Total $40 + "  # the words' doubt is not the number's
-    assert before_doubt(spelled(("So", -3.0), (" done.", -1.0))) is None

@@ -5,10 +5,6 @@ gets the same step prompt as the local model and continues the solution so far, 
 the draft: shown the draft, a model tends to copy its mistake. Other backends are asked
 to rewrite the draft, which they see marked as possibly wrong.
 
-With `splice` (and a backend that continues), the cloud continues the flagged step
-itself from where the local model first doubted a number: the text before it is kept,
-and the cloud writes only the rest of the step.
-
 It is reached only for steps the policy flagged and the budget allows. A cloud model
 that fails (after its own retries) does not end the run: the step stays as the local
 model wrote it and records `cloud_error`.
@@ -26,16 +22,9 @@ from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.nodes.local_reason import continuation
 from adaswitch_graph.state import AdaSwitchState, Step, current_draft
-from adaswitch_graph.steps import clean_step, is_final, solution_so_far, without_echo
+from adaswitch_graph.steps import clean_step, is_final, solution_so_far
 
 CLOUD_ASSIST = "cloud_assist"
-
-
-def kept_text(ctx: GraphContext, draft: Step) -> str:
-    """The start of the draft the cloud continues from (empty: it writes the whole step)."""
-    if not (ctx.splice and ctx.cloud_prefill):
-        return ""
-    return draft["text"][: draft.get("doubt_at", 0)]
 
 
 def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
@@ -44,7 +33,7 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
         model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
         if ctx.cloud_prefill:
-            messages, prefill = continuation(ctx, state, kept_text(ctx, draft))
+            messages, prefill = continuation(ctx, state)
         else:
             prefill = ""
             messages = ctx.with_tools(
@@ -62,13 +51,11 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None
         draft = current_draft(state)
-        kept = kept_text(ctx, draft)
-        text = ""
-        if reply.message is not None and kept:
-            written = without_echo(reply.message.text, reply.request.prefill)
-            text = clean_step(kept + written, tools=bool(ctx.tools)) if written.strip() else ""
-        elif reply.message is not None:
-            text = clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
+        text = (
+            clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
+            if reply.message is not None
+            else ""
+        )
         step = Step(**draft)
         if reply.error is not None:
             step["cloud_error"] = f"{type(reply.error).__name__}: {reply.error}"
@@ -77,15 +64,12 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         else:
             step["text"], step["author"], step["assisted"] = text, "cloud", True
             step["final"] = is_final(text)
-            if kept:
-                step["kept"] = len(kept)
         emit(
             "assisted",
             index=step["index"],
             draft=draft["text"],
             text=step["text"],
             assisted=step["assisted"],
-            kept=step.get("kept", 0),
             cloud_error=step.get("cloud_error"),
             sent=[{"role": m.type, "content": m.text} for m in reply.request.messages],
             stop=reply.request.stop,

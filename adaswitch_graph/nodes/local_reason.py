@@ -23,8 +23,6 @@ from adaswitch_graph.events import emit
 from adaswitch_graph.signals import (
     REPEAT_FEATURE,
     SAMPLE_FEATURE,
-    TokenLogprobs,
-    before_doubt,
     sample_disagreement,
     step_signals,
     token_logprobs,
@@ -49,31 +47,14 @@ def retry_target(state: AdaSwitchState) -> Step | None:
     return None
 
 
-def continuation(
-    ctx: GraphContext, state: AdaSwitchState, start: str = ""
-) -> tuple[list[BaseMessage], str]:
-    """The step prompt with the solution so far (and `start`, the beginning of the next
-    step, if given) as the start of the assistant's own message, which the model
-    continues with the next step; and that prefill."""
+def continuation(ctx: GraphContext, state: AdaSwitchState) -> tuple[list[BaseMessage], str]:
+    """The step prompt with the solution so far as the start of the assistant's own
+    message, which the model continues with the next step; and that prefill."""
     solution = render_steps(state["steps"])
     label = step_label(len(state["steps"]) + 1)
     prefill = f"{solution}\n{label}" if solution else label
-    if start:
-        prefill = f"{prefill} {start}"
     messages = ctx.with_tools(ctx.prompts.local.format_messages(question=state["question"]))
     return [*messages, AIMessage(content=prefill)], prefill
-
-
-def doubt_in_step(
-    text: str, logprobs: TokenLogprobs | None, prefill: str, tools: bool
-) -> int | None:
-    """Where the cleaned step `text` first doubts a number (see `before_doubt`); None
-    when the tokens do not tell, or the doubt falls outside the step."""
-    spelled = before_doubt(logprobs) if logprobs else None
-    if spelled is None:
-        return None
-    before = clean_step(spelled, prefill, tools=tools)
-    return len(before) if 0 < len(before) < len(text) and text.startswith(before) else None
 
 
 def build_local_reason(ctx: GraphContext) -> RunnableCallable:
@@ -129,9 +110,6 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
             retried=retry_of is not None,
             final=is_final(text),
         )
-        doubt_at = doubt_in_step(text, logprobs, reply.request.prefill, bool(ctx.tools))
-        if doubt_at is not None:
-            draft["doubt_at"] = doubt_at
         emit(
             "drafted",
             index=index,

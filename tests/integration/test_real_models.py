@@ -92,19 +92,6 @@ def test_cloud_requests_counted_at_the_server(policy: Any, per_step: int) -> Non
     assert result["usage"].get("cloud", {}).get("calls", 0) == per_step * len(result["steps"])
 
 
-def test_splice_continues_the_real_models_doubted_step() -> None:
-    local = resolve_model(f"embedded:{LOCAL}")
-    agent = create_adaswitch_agent(local, local, policy=AlwaysCloud(), max_steps=3, splice=True)
-    result = agent.invoke({"messages": [("user", SIMPLE)]})
-    spliced = [s for s in result["steps"] if s.get("kept")]
-    assert spliced, result["steps"]  # the question's steps hold numbers the model doubts
-    for step in spliced:
-        assert step["author"] == "cloud"
-        assert step["kept"] == step["doubt_at"] < len(step["text"])
-        assert step["text"][: step["kept"]] == step["draft"][: step["kept"]]
-    assert result["usage"]["cloud"]["calls"] == len(result["steps"])
-
-
 LOOPS = (
     "At 8:00, 5000 people lined up at a polling station to cast their vote on election "
     "day. By midday 2/5 of the people had voted and by 16:00 2/3 of the remaining people "
