@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.language_models import LanguageModelLike
+from langchain_core.language_models import BaseChatModel, LanguageModelLike
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_executor_for_config
@@ -127,11 +127,19 @@ async def _ainvoke(
 
 def _samplers(request: ModelRequest) -> list[Runnable[Any, Any]]:
     # A seed per sample, so the samples differ and a benchmark's call cache keys them
-    # apart (the backend must take `temperature` and `seed` per call).
-    return [
-        request.model.bind(temperature=SAMPLE_TEMPERATURE, seed=seed)
-        for seed in range(request.samples)
-    ]
+    # apart.
+    return [sampling(request.model, seed) for seed in range(request.samples)]
+
+
+def sampling(model: LanguageModelLike, seed: int) -> Runnable[Any, Any]:
+    """`model` sampling at `SAMPLE_TEMPERATURE` with `seed`. A chat model that has
+    `temperature` and `seed` settings gets them set; ChatOllama, for one, takes them
+    only that way (as call arguments its client refuses them). Any other runnable gets
+    them as call arguments, which the backend must accept."""
+    settings = {"temperature": SAMPLE_TEMPERATURE, "seed": seed}
+    if isinstance(model, BaseChatModel) and settings.keys() <= type(model).model_fields.keys():
+        return model.model_copy(update=settings)
+    return model.bind(**settings)
 
 
 def _tolerated(exc: Exception, tolerate: bool) -> Exception:

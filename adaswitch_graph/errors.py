@@ -16,3 +16,7 @@ class ModelSpecError(AdaSwitchError, ValueError):
 class ModelUnavailableError(AdaSwitchError, RuntimeError):
     """A model exists in principle but cannot be used here (not installed, not pulled,
     server not reachable, key missing)."""
+
+
+class SamplingError(AdaSwitchError, RuntimeError):
+    """Steps were to be sampled (`samples=k`), and no sampled call succeeded."""

@@ -130,6 +130,8 @@ class _OllamaHandler(_Handler):
             request["stop"] = options["stop"]
         if options.get("num_predict"):
             request["max_tokens"] = options["num_predict"]
+        if "seed" in options:
+            request["seed"] = options["seed"]
         start = time.monotonic_ns()
         reply = httpx.post(f"{upstream}/chat/completions", json=request, timeout=600).json()
         choice = reply["choices"][0]

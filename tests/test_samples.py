@@ -12,12 +12,14 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_ollama import ChatOllama
 from pydantic import Field
 
 from adaswitch_graph import AlwaysLocal, TraceWriter, Verifier, create_adaswitch_graph
 from adaswitch_graph.bench import BenchSetup, parse_sweep, parse_system, run_bench
-from adaswitch_graph.calls import SAMPLE_TEMPERATURE
+from adaswitch_graph.calls import SAMPLE_TEMPERATURE, sampling
 from adaswitch_graph.datasets import Item
+from adaswitch_graph.errors import SamplingError
 from adaswitch_graph.policies import SelfVerifyPolicy
 from adaswitch_graph.signals import SAMPLE_FEATURE, sample_disagreement
 from tests.conftest import QUESTION, ask
@@ -102,6 +104,25 @@ def test_a_failed_sample_is_left_out_and_the_run_goes_on() -> None:
     # Step 1 keeps its two good samples, both of which agree.
     assert [s["signals"][SAMPLE_FEATURE] for s in result["steps"]] == [0.0, 0.0]
     assert result["usage"]["local"]["calls"] == 6
+
+
+def test_a_backend_that_fails_every_sample_stops_the_run_with_the_reason() -> None:
+    # As a backend that refuses a per-call seed does: without any sample the sampled
+    # verifier could score nothing, and every step would be accepted unseen.
+    local = SeededLocal(failing=(0, 1, 2))
+    graph = create_adaswitch_graph(local, cloud(), samples=3).compile()
+    with pytest.raises(SamplingError, match=r"all 3 sampled calls of step 1 failed.*seed"):
+        graph.invoke(ask())
+
+
+def test_an_ollama_model_samples_through_its_options() -> None:
+    # Ollama's client refuses `temperature` and `seed` as call arguments: bound that
+    # way, every sample failed. ChatOllama sends its settings as the request's options.
+    local = ChatOllama(model="qwen2.5-coder:0.5b", temperature=0, num_predict=64)
+    params = sampling(local, 2)._chat_params([])
+    assert params["options"] == {"num_predict": 64, "temperature": SAMPLE_TEMPERATURE, "seed": 2}
+    assert "seed" not in params and "temperature" not in params
+    assert local.temperature == 0  # the draft itself stays greedy
 
 
 def test_without_samples_nothing_is_sampled() -> None:

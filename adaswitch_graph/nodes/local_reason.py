@@ -19,6 +19,7 @@ from langgraph._internal._runnable import RunnableCallable
 
 from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
+from adaswitch_graph.errors import SamplingError
 from adaswitch_graph.events import emit
 from adaswitch_graph.signals import (
     REPEAT_FEATURE,
@@ -90,6 +91,8 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
         retry_of = retry_target(state)
         if retry_of is not None and not text:
             text = retry_of["text"]
+        if reply.sample_errors and not reply.samples:
+            raise SamplingError(_no_sample(index, reply.sample_errors))
         samples = [
             clean_step(m.text, reply.request.prefill, tools=bool(ctx.tools)) for m in reply.samples
         ]
@@ -124,3 +127,15 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
         return {"draft": draft, "usage": reply.usage}
 
     return model_node(LOCAL_REASON, prepare, finish)
+
+
+def _no_sample(index: int, errors: list[Exception]) -> str:
+    # Without a sample the sampled verifier has no score, and every step would be
+    # accepted unseen: stopping says why instead.
+    first = errors[0]
+    return (
+        f"all {len(errors)} sampled calls of step {index} failed, the first with "
+        f"{type(first).__name__}: {first}. Sampling sends each call its own temperature "
+        "and seed, which the local backend must accept (llama.cpp, vLLM, OpenAI and Ollama do); "
+        "use samples=0 with a backend that does not"
+    )

@@ -160,6 +160,23 @@ def test_ollama_path_end_to_end() -> None:
     assert result["usage"]["local"]["output_tokens"] > 0
 
 
+def test_ollama_samples_reach_the_server_with_their_seeds() -> None:
+    name = "qwen2.5-coder:0.5b"
+    with OllamaShim(name, upstream=embedded_server(LOCAL).url) as shim:
+        local = resolve_model(f"ollama:{name}", base_url=shim.url)
+        agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=2, samples=2)
+        result = agent.invoke({"messages": [("user", SIMPLE)]})
+    steps = result["steps"]
+    assert steps
+    options = [r["options"] for r in shim.chat_requests]
+    sampled = [o for o in options if "seed" in o]
+    assert sorted(o["seed"] for o in sampled) == sorted([0, 1] * len(steps))
+    assert {o["temperature"] for o in sampled} == {SAMPLE_TEMPERATURE}
+    assert {o["temperature"] for o in options if "seed" not in o} == {0.0}
+    for step in steps:
+        assert step["signals"][SAMPLE_FEATURE] in (0.0, 0.5, 1.0)
+
+
 def test_quickstart_example_runs() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
     done = subprocess.run(
