@@ -124,7 +124,7 @@ def _run(graph: Any, question: str, live: bool, config: dict[str, Any]) -> dict[
     if not live:
         return dict(graph.invoke(inputs, config))
     result: dict[str, Any] = {}
-    with console.status("local model is thinking...") as status:
+    with console.status("writing the next step...") as status:
         for mode, chunk in graph.stream(inputs, config, stream_mode=["custom", "values"]):
             if mode == "values":
                 result = chunk
@@ -134,11 +134,11 @@ def _run(graph: Any, question: str, live: bool, config: dict[str, Any]) -> dict[
                 status.update(f"step {chunk['index']} flagged: asking the cloud model...")
             elif event == "flagged" and chunk["decision"] == "retry":
                 status.update(f"step {chunk['index']} flagged: the local model retries...")
-            elif event == "assisted" and chunk["assisted"]:
+            elif event == "assisted" and chunk["assisted"] and chunk["draft"]:
                 console.print(Text(f"  local draft: {chunk['draft']}", style="dim strike"))
             elif event == "merged":
                 console.print(step_line(chunk))
-                status.update("local model is thinking...")
+                status.update("writing the next step...")
     return result
 
 

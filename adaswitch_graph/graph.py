@@ -30,7 +30,7 @@ from adaswitch_graph.nodes import (
     has_actions,
     merge,
 )
-from adaswitch_graph.policies import Policy, SelfVerifyPolicy
+from adaswitch_graph.policies import Policy, SelfVerifyPolicy, takes_over
 from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.signals import REPEAT_FEATURE
 from adaswitch_graph.state import AdaSwitchState, Step
@@ -159,6 +159,14 @@ def create_adaswitch_graph(
         samples=samples,
     )
 
+    def next_step(state: AdaSwitchState) -> str:
+        # A step the policy sends to the cloud whatever its draft says needs no draft;
+        # one the budget cannot pay for is drafted, and kept local after self_verify.
+        usage = state.get("usage") or {}
+        if takes_over(ctx.policy, state["steps"]) and not ctx.budget.exhausted(usage):
+            return CLOUD_ASSIST
+        return LOCAL_REASON
+
     def after_local(state: AdaSwitchState) -> str:
         draft = state.get("draft")
         # An empty step means the model had nothing more to say.
@@ -176,11 +184,16 @@ def create_adaswitch_graph(
     def after_step(state: AdaSwitchState) -> str:
         return TOOLS if ctx.tools and has_actions(state) else MERGE
 
+    def after_cloud(state: AdaSwitchState) -> str:
+        # No draft: the cloud failed on a step it was to write alone; the local model
+        # drafts it instead.
+        return after_step(state) if state.get("draft") else LOCAL_REASON
+
     def after_merge(state: AdaSwitchState) -> str:
         steps = state["steps"]
         if steps[-1]["final"] or len(steps) >= ctx.max_steps or looping(steps[-1]):
             return FINALIZE
-        return LOCAL_REASON
+        return next_step(state)
 
     builder = AdaSwitchGraph(schema)
     builder.recursion_limit = SUPERSTEPS_PER_STEP * max_steps + 5
@@ -191,19 +204,17 @@ def create_adaswitch_graph(
     builder.add_node(MERGE, merge)
     builder.add_node(FINALIZE, build_finalize(ctx))
     builder.add_edge(START, PREPARE)
-    builder.add_edge(PREPARE, LOCAL_REASON)
+    builder.add_conditional_edges(PREPARE, next_step, [LOCAL_REASON, CLOUD_ASSIST])
     builder.add_conditional_edges(LOCAL_REASON, after_local, [SELF_VERIFY, FINALIZE])
     to_merge = [MERGE, TOOLS] if ctx.tools else [MERGE]
     builder.add_conditional_edges(
         SELF_VERIFY, after_verify, [*to_merge, CLOUD_ASSIST, LOCAL_REASON]
     )
+    builder.add_conditional_edges(CLOUD_ASSIST, after_cloud, [*to_merge, LOCAL_REASON])
     if ctx.tools:
         builder.add_node(TOOLS, build_tools(ctx))
-        builder.add_conditional_edges(CLOUD_ASSIST, after_step, to_merge)
         builder.add_edge(TOOLS, MERGE)
-    else:
-        builder.add_edge(CLOUD_ASSIST, MERGE)
-    builder.add_conditional_edges(MERGE, after_merge, [LOCAL_REASON, FINALIZE])
+    builder.add_conditional_edges(MERGE, after_merge, [LOCAL_REASON, CLOUD_ASSIST, FINALIZE])
     builder.add_edge(FINALIZE, END)
     return builder
 

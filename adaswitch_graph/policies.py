@@ -2,7 +2,9 @@
 let the local model retry it once.
 
 A policy is any object with a `decide(view) -> Decision` method. The budget is applied
-after the policy by the graph, so no policy can exceed it.
+after the policy by the graph, so no policy can exceed it. A policy may also have a
+`takes_over(steps) -> bool` method: when it returns True the cloud writes the next step
+without a local draft to decide on (none would change the decision).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class SelfVerifyPolicy:
     With `retry=True` a flagged step is first rewritten once by the local model (with
     the critique), and goes to the cloud only if the rewrite is flagged too. With
     `handover=True` the cloud, once it has written a step, writes every step after it:
-    the local model does not take the solution back.
+    the local model does not take the solution back, nor drafts those steps.
     """
 
     threshold: float = DEFAULT_THRESHOLD
@@ -61,8 +63,11 @@ class SelfVerifyPolicy:
         if self.retry and self.handover:
             raise ValueError("retry and handover exclude each other: choose one")
 
+    def takes_over(self, steps: Sequence[Step]) -> bool:
+        return self.handover and any(s["author"] == "cloud" for s in steps)
+
     def decide(self, view: StepView) -> Decision:
-        if self.handover and any(s["author"] == "cloud" for s in view.steps):
+        if self.takes_over(view.steps):
             return "cloud"
         p_error = view.step["error_probability"]
         if p_error is None or p_error < self.threshold:
@@ -82,7 +87,10 @@ class AlwaysLocal:
 
 @dataclass(frozen=True)
 class AlwaysCloud:
-    """Baseline: the cloud rewrites every step."""
+    """Baseline: the cloud writes every step (the local model drafts none)."""
+
+    def takes_over(self, steps: Sequence[Step]) -> bool:
+        return True
 
     def decide(self, view: StepView) -> Decision:
         return "cloud"
@@ -107,6 +115,13 @@ class RandomPolicy:
         key = f"{self.seed}\x00{view.question}\x00{view.step['index']}".encode()
         draw = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
         return "cloud" if draw < self.rate else "accept"
+
+
+def takes_over(policy: Policy, steps: Sequence[Step]) -> bool:
+    """Whether `policy` sends the next step to the cloud whatever the local model would
+    write (False for a policy without a `takes_over` method)."""
+    method = getattr(policy, "takes_over", None)
+    return bool(method(steps)) if callable(method) else False
 
 
 KNOWN_POLICIES: dict[str, type] = {

@@ -152,6 +152,21 @@ def test_cloud_failure_degrades_to_the_local_step(build: Any) -> None:
     assert result["usage"]["cloud"]["input_chars"] > 0
 
 
+def test_a_step_the_cloud_fails_to_write_alone_is_drafted_locally(build: Any) -> None:
+    def once_down(index: int, draft: str) -> Any:
+        if index == 2 and not draft:
+            raise ConnectionError("cloud unreachable")
+        return f"Step {index}: fixed {index}" + "\nAnswer: 72" * (index == 2)
+
+    local, cloud = scripted_local(GOOD_RUN), scripted_cloud(once_down)
+    result = build(local, cloud, policy=AlwaysCloud()).invoke(ask())
+    # The local model drafts step 2, and the cloud, asked again, corrects that draft.
+    assert [asked_step(c["messages"]) for c in local.calls] == [2]
+    assert [s["author"] for s in result["steps"]] == ["cloud", "cloud"]
+    assert result["steps"][1]["draft"] == "Altogether 48 + 24 = 72 clips.\nAnswer: 72"
+    assert result["usage"]["cloud"]["calls"] == 3 and result["final_answer"] == "72"
+
+
 def test_checkpointed_run_resumes_after_a_crash(build: Any) -> None:
     crashed = {"done": False}
     steps = list(SHAKY_RUN)
@@ -283,16 +298,23 @@ def test_a_retry_still_doubted_goes_to_the_cloud(build: Any) -> None:
     assert result["steps"][1]["retried"] and result["steps"][1]["author"] == "cloud"
 
 
+def finishing_cloud(last: int) -> ScriptedChatModel:
+    """A cloud that writes `Step N: fixed N`, and the answer with step `last`."""
+    return scripted_cloud(lambda n, _: f"Step {n}: fixed {n}" + ("\nAnswer: 72" * (n == last)))
+
+
 def test_handover_keeps_the_cloud_writing_after_its_first_step(build: Any) -> None:
-    cloud = scripted_cloud()
+    local, cloud = scripted_local(SHAKY_RUN), finishing_cloud(4)
     policy = SelfVerifyPolicy(threshold=0.5, handover=True)
-    result = build(scripted_local(SHAKY_RUN), cloud, policy=policy).invoke(ask())
+    result = build(local, cloud, policy=policy).invoke(ask())
     steps = result["steps"]
-    # Step 4 is a confident draft, sent to the cloud because step 2 handed over.
     assert [s["author"] for s in steps] == ["local", "cloud", "cloud", "cloud"]
     assert [s["flagged"] for s in steps] == [False, True, True, True]
-    assert steps[3]["error_probability"] < 0.5
-    assert len(cloud.calls) == 3
+    # Step 2 handed over: no local draft after it, since none could keep its step.
+    assert [asked_step(c["messages"]) for c in local.calls] == [1, 2]
+    assert [s["draft"] for s in steps[2:]] == ["", ""]
+    assert [s["error_probability"] for s in steps[2:]] == [None, None]
+    assert len(cloud.calls) == 3 and result["final_answer"] == "72"
 
 
 def test_handover_is_still_capped_by_the_budget(build: Any) -> None:
@@ -358,9 +380,9 @@ def test_empty_step_ends_the_run(build: Any) -> None:
 
 
 def test_always_cloud_and_always_local(build: Any) -> None:
-    cloud = scripted_cloud()
-    result = build(scripted_local(GOOD_RUN), cloud, policy=AlwaysCloud()).invoke(ask())
-    assert len(cloud.calls) == 2
+    local, cloud = scripted_local(GOOD_RUN), finishing_cloud(2)
+    result = build(local, cloud, policy=AlwaysCloud()).invoke(ask())
+    assert len(cloud.calls) == 2 and local.calls == []
     assert [s["author"] for s in result["steps"]] == ["cloud", "cloud"]
     cloud = scripted_cloud()
     build(scripted_local(SHAKY_RUN), cloud, policy=AlwaysLocal()).invoke(ask())

@@ -5,9 +5,12 @@ gets the same step prompt as the local model and continues the solution so far, 
 the draft: shown the draft, a model tends to copy its mistake. Other backends are asked
 to rewrite the draft, which they see marked as possibly wrong.
 
-It is reached only for steps the policy flagged and the budget allows. A cloud model
+It is reached for steps the policy flagged and the budget allows, and, without a
+draft, for steps a policy gives the cloud whatever the local model would write
+(`takes_over`: `AlwaysCloud`, `SelfVerifyPolicy(handover=True)`); a backend that does
+not continue is then asked for the next step as the local model would be. A cloud model
 that fails (after its own retries) does not end the run: the step stays as the local
-model wrote it and records `cloud_error`.
+model wrote it and records `cloud_error`, or, with no draft, the local model writes it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.nodes.local_reason import continuation
-from adaswitch_graph.state import AdaSwitchState, Step, current_draft
+from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import clean_step, is_final, solution_so_far
 
 CLOUD_ASSIST = "cloud_assist"
@@ -29,20 +32,22 @@ CLOUD_ASSIST = "cloud_assist"
 
 def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> ModelRequest:
-        draft = current_draft(state)
+        draft = state.get("draft")
         remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
         model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
+        variables = {
+            "question": state["question"],
+            "solution": solution_so_far(state["steps"]),
+            "index": len(state["steps"]) + 1,
+        }
+        prefill = ""
         if ctx.cloud_prefill:
             messages, prefill = continuation(ctx, state)
+        elif draft is None:
+            messages = ctx.with_tools(ctx.prompts.local_next.format_messages(**variables))
         else:
-            prefill = ""
             messages = ctx.with_tools(
-                ctx.prompts.cloud.format_messages(
-                    question=state["question"],
-                    solution=solution_so_far(state["steps"]),
-                    index=draft["index"],
-                    draft=draft["text"],
-                )
+                ctx.prompts.cloud.format_messages(**variables, draft=draft["text"])
             )
         return ModelRequest(
             "cloud", model, messages, stop=ctx.stop, prefill=prefill, tolerate_errors=True
@@ -50,7 +55,7 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None
-        draft = current_draft(state)
+        draft = state.get("draft") or undrafted(len(state["steps"]) + 1)
         text = (
             clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
             if reply.message is not None
@@ -76,6 +81,25 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             usage=reply.usage,
             latency_s=reply.latency_s,
         )
+        if not step["text"]:  # nothing to keep: the local model writes the step
+            return {"draft": None, "usage": reply.usage}
         return {"draft": step, "usage": reply.usage}
 
     return model_node(CLOUD_ASSIST, prepare, finish)
+
+
+def undrafted(index: int) -> Step:
+    """The step the cloud writes alone: no local draft, no signals; the policy sent it."""
+    return Step(
+        index=index,
+        text="",
+        author="local",
+        draft="",
+        signals={},
+        error_probability=None,
+        decision="cloud",
+        flagged=True,
+        assisted=False,
+        retried=False,
+        final=False,
+    )

@@ -12,11 +12,12 @@ from typing import Any
 import ollama
 import pytest
 
-from adaswitch_graph import AlwaysCloud, AlwaysLocal, create_adaswitch_agent
+from adaswitch_graph import AlwaysCloud, AlwaysLocal, SelfVerifyPolicy, create_adaswitch_agent
 from adaswitch_graph.calls import SAMPLE_TEMPERATURE
 from adaswitch_graph.embedded import embedded_chat_model, embedded_server
 from adaswitch_graph.models import resolve_model, supports_prefill
 from adaswitch_graph.signals import SAMPLE_FEATURE
+from adaswitch_graph.steps import extract_answer
 from tests.servers import CountingProxy, OllamaShim
 
 SIMPLE = "Tom has 3 apples and buys 5 more. How many apples does he have now?"
@@ -90,6 +91,26 @@ def test_cloud_requests_counted_at_the_server(policy: Any, per_step: int) -> Non
     assert result["steps"]
     assert sum(proxy.requests.values()) == per_step * len(result["steps"])
     assert result["usage"].get("cloud", {}).get("calls", 0) == per_step * len(result["steps"])
+
+
+def test_a_real_cloud_that_takes_over_writes_every_later_step_undrafted() -> None:
+    # The cloud is the 0.5B behind a counting proxy: the test counts calls, not quality.
+    # Threshold 0 flags step 1, so the cloud takes over from there.
+    server = embedded_server(LOCAL)
+    with CountingProxy(server.url) as proxy:
+        cloud = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1")
+        local = resolve_model(f"embedded:{LOCAL}")
+        policy = SelfVerifyPolicy(threshold=0.0, handover=True)
+        agent = create_adaswitch_agent(local, cloud, policy=policy, max_steps=4)
+        result = agent.invoke({"messages": [("user", SIMPLE)]})
+    steps = result["steps"]
+    assert len(steps) >= 2 and all(s["author"] == "cloud" for s in steps)
+    assert steps[0]["draft"] and all(s["draft"] == "" for s in steps[1:])
+    assert sum(proxy.requests.values()) == result["usage"]["cloud"]["calls"] == len(steps)
+    # The local model drafted step 1 only, and stated the answer if no step did.
+    asked_for_answer = extract_answer(steps[-1]["text"]) is None
+    assert result["usage"]["local"]["calls"] == 1 + asked_for_answer
+    assert result["final_answer"]
 
 
 LOOPS = (
