@@ -71,6 +71,26 @@ def test_logprobs_reach_self_verify() -> None:
     assert result["usage"]["local"]["output_tokens"] > 0
 
 
+def test_streaming_tokens_keeps_the_signals() -> None:
+    # stream_mode="messages" makes LangChain stream each call: the chunks must still
+    # carry the log-probabilities and the usage, or the verifier would fall back to
+    # asking the model's verdict.
+    local = resolve_model(f"embedded:{LOCAL}")
+    agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=2)
+    streamed, final = [], {}
+    for mode, chunk in agent.stream(
+        {"messages": [("user", SIMPLE)]}, stream_mode=["messages", "values"]
+    ):
+        if mode == "messages":
+            streamed.append(chunk[1]["langgraph_node"])
+        else:
+            final = chunk
+    assert "local_reason" in streamed and len(streamed) > len(final["steps"])
+    for step in final["steps"]:
+        assert step["signals"]["min_logprob"] < 0 and "p_correct_judge" not in step["signals"]
+    assert final["usage"]["local"]["output_tokens"] > 0
+
+
 def test_judge_reads_the_real_models_verdict() -> None:
     local = resolve_model(f"embedded:{LOCAL}")
     agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=2, judge=True)
