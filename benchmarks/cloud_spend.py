@@ -17,6 +17,13 @@ that very step (the verifier caught the mistake); sent after it (it let the mist
 through).
 The step labels are noisy (a right step on another path than the reference's counts as
 wrong, a wrong one that lands on a reference number as right), so the timing is too.
+
+`--caps 250,150` also asks what a per-question cap on the cloud's output tokens
+(`Budget(max_cloud_tokens=...)`) could do, from the same records without running it: a
+question that spent less than the cap is unchanged; one that spent more spends the cap,
+and its answer either stays as it was ("kept") or, if it was right, turns wrong
+("lost"). The two gap figures bracket what a capped run would recover, unless capping
+turns wrong answers right, which it can do only by chance.
 """
 
 from __future__ import annotations
@@ -71,17 +78,28 @@ def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item | Non
     return TIMINGS[2 + order]
 
 
+Records = dict[str, dict[str, Any]]
+
+
+def side_by_side(
+    records: Sequence[dict[str, Any]], system: str
+) -> tuple[Records, Records, Records, list[str], int]:
+    """The records of local, cloud and `system` by item, the items all three have, and
+    cloud alone's output tokens on them (the bench's "vs cloud alone" is a share of it)."""
+    local, cloud, ours = (by_item(records, s) for s in ("local", "cloud", system))
+    shared = sorted(set(local) & set(cloud) & set(ours))
+    if not shared:
+        raise SystemExit(f"no item has records of local, cloud and {system!r}")
+    total = sum(cloud[i]["cloud_output_tokens"] for i in shared) or 1
+    return local, cloud, ours, shared, total
+
+
 def breakdown(
     records: Sequence[dict[str, Any]], system: str, items: Mapping[str, Item]
 ) -> dict[str, Any]:
     """Counts and cloud output tokens (the system's and cloud alone's) by group, and the
     gap questions by timing."""
-    local, cloud, ours = (by_item(records, s) for s in ("local", "cloud", system))
-    shared = sorted(set(local) & set(cloud) & set(ours))
-    if not shared:
-        raise SystemExit(f"no item has records of local, cloud and {system!r}")
-    # Shares of cloud alone's output tokens, as the bench's "vs cloud alone" column.
-    total = sum(cloud[i]["cloud_output_tokens"] for i in shared) or 1
+    local, cloud, ours, shared, total = side_by_side(records, system)
     groups: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
     timings: dict[str, Counter[bool]] = {t: Counter() for t in TIMINGS}
     for i in shared:
@@ -93,6 +111,32 @@ def breakdown(
         if g == GROUPS[1] and "trajectory" in ours[i]:
             timings[timing(local[i], ours[i], items.get(i))][bool(ours[i]["correct"])] += 1
     return {"n": len(shared), "total_tokens": total, "groups": groups, "timings": timings}
+
+
+def capped(records: Sequence[dict[str, Any]], system: str, caps: Sequence[int]) -> str:
+    """The cloud-token share and gap recovered of `system` under each per-question cap,
+    with capped answers kept, and with capped right answers lost."""
+    local, cloud, ours, shared, total = side_by_side(records, system)
+    right = {
+        name: sum(bool(r[i]["correct"]) for i in shared)
+        for name, r in (("local", local), ("cloud", cloud), ("ours", ours))
+    }
+    gap = (right["cloud"] - right["local"]) or 1
+    lines = [
+        "| cap (cloud tokens/question) | questions over it | cloud tokens vs cloud alone "
+        "| gap recovered, kept | gap recovered, lost |",
+        "|---|---|---|---|---|",
+    ]
+    for cap in caps:
+        over = [i for i in shared if ours[i]["cloud_output_tokens"] > cap]
+        spent = sum(min(ours[i]["cloud_output_tokens"], cap) for i in shared)
+        lost_right = sum(bool(ours[i]["correct"]) for i in over)
+        kept = (right["ours"] - right["local"]) / gap
+        lost = (right["ours"] - lost_right - right["local"]) / gap
+        lines.append(
+            f"| {cap} | {len(over)} | {100 * spent / total:.0f}% | {kept:.0%} | {lost:.0%} |"
+        )
+    return "\n".join(lines)
 
 
 def render(system: str, found: Mapping[str, Any]) -> str:
@@ -124,9 +168,19 @@ def main() -> None:
         "--system", required=True, help="the AdaSwitch system, e.g. selfverify:0.44"
     )
     parser.add_argument("--data-dir", help="folder of the datasets, for the step labels")
+    parser.add_argument(
+        "--caps",
+        type=lambda text: [int(c) for c in text.split(",")],
+        default=[],
+        help="per-question cloud output token caps to bound from the records, e.g. 250,150",
+    )
     args = parser.parse_args()
-    found = breakdown(read_records(args.results), args.system, references(args.data_dir))
+    records = read_records(args.results)
+    found = breakdown(records, args.system, references(args.data_dir))
     print(render(args.system, found))
+    if args.caps:
+        print()
+        print(capped(records, args.system, args.caps))
 
 
 if __name__ == "__main__":

@@ -99,3 +99,16 @@ def test_a_system_without_trajectories_gets_no_timing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "| gap: only cloud right | 5 | 0 | 71% | 71% |" in done.stdout
     assert "(its records keep no trajectory: no step timing)" in done.stdout
+
+
+def test_caps_bracket_what_a_per_question_budget_could_recover(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    done = spend(
+        str(results), "--system", "selfverify:0.5", "--data-dir", str(data), "--caps", "30,20"
+    )
+    assert done.returncode == 0, done.stderr
+    # Local gets 1 right, cloud 6, ours 4 (items 0, 1, 5, 6): a gap of 5, 60% recovered.
+    # Cap 30: item 6 (36 tokens, right) is over it: 12 + 4 x 24 + 30 = 138 of 280.
+    assert "| 30 | 1 | 49% | 60% | 40% |" in done.stdout
+    # Cap 20: items 1, 2, 3, 5, 6 are over it (three of them right): 12 + 5 x 20 = 112.
+    assert "| 20 | 5 | 40% | 60% | 0% |" in done.stdout
