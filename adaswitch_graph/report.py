@@ -276,14 +276,16 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
             alpha=0.6,
             label=f"{sweep} sweep",
         )
+    colors = []
     for row in points:
-        ax.errorbar(
+        drawn = ax.errorbar(
             *_point(row),
             yerr=[[100 * (row.accuracy - row.ci_low)], [100 * (row.ci_high - row.accuracy)]],
             fmt="o",
             capsize=3,
             alpha=0.8,
         )
+        colors.append(drawn.lines[0].get_color())
     ends = {r.kind: r.accuracy for r in rows}
     if "local" in ends and "cloud" in ends and ends["cloud"] > ends["local"]:
         # The issue's target: >= 60% of the local-to-cloud gap for <= 40% of the tokens.
@@ -297,7 +299,7 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
     if sweeps:
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    _label_points(ax, points)
+    _label_points(ax, points, colors)
     return fig
 
 
@@ -310,10 +312,11 @@ _LABEL_OFFSETS = [(dx, dy) for dy in (5, -12, 16, -23, 27, -34) for dx in (6, -6
 """Where a point's label may go, in points from the point, in order of preference."""
 
 
-def _label_points(ax: Any, points: Sequence[Row]) -> None:
-    """Name each point where its label covers no other label, point or error bar and
-    stays inside the axes (the first such place of `_LABEL_OFFSETS`; the least covered
-    one when there is none)."""
+def _label_points(ax: Any, points: Sequence[Row], colors: Sequence[Any]) -> None:
+    """Name each point, in its colour (a label between two points is then still read
+    right), where the label covers no other label, point or error bar and stays inside
+    the axes (the first such place of `_LABEL_OFFSETS`; the least covered one when there
+    is none)."""
     from matplotlib.transforms import Bbox
 
     renderer = ax.figure.canvas.get_renderer()
@@ -324,7 +327,7 @@ def _label_points(ax: Any, points: Sequence[Row]) -> None:
         (x0, y0), (x1, y1) = ax.transData.transform([(x, 100 * row.ci_low), (x, 100 * row.ci_high)])
         # The marker and the error bar with its caps, a few pixels wide.
         taken.append(Bbox([[x0 - 5, min(y0, y1) - 5], [x1 + 5, max(y0, y1) + 5]]))
-    for row in points:
+    for row, color in zip(points, colors, strict=True):
         xy = _point(row)
         best: tuple[float, Any] | None = None
         for dx, dy in _LABEL_OFFSETS:
@@ -335,6 +338,7 @@ def _label_points(ax: Any, points: Sequence[Row]) -> None:
                 xytext=(dx, dy),
                 ha="left" if dx > 0 else "right",
                 fontsize=8,
+                color=color,
             )
             box = label.get_window_extent(renderer)
             # A label partly outside the axes is clipped by the figure's edge.

@@ -153,6 +153,10 @@ def test_labels_of_points_close_together_do_not_cover_each_other() -> None:
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             assert not a.overlaps(b)
+    # Each label has its point's colour: one between two points still says whose it is.
+    markers = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [t.get_color() for t in labels] == [m.get_color() for m in markers]
+    assert len({t.get_color() for t in labels}) > 1
     plt.close(fig)
 
 
