@@ -32,7 +32,6 @@ from adaswitch_graph.nodes import (
 )
 from adaswitch_graph.policies import Policy, SelfVerifyPolicy, takes_over
 from adaswitch_graph.prompts import AdaSwitchPrompts
-from adaswitch_graph.signals import REPEAT_FEATURE
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.verifier import Verifier
 
@@ -191,7 +190,7 @@ def create_adaswitch_graph(
 
     def after_merge(state: AdaSwitchState) -> str:
         steps = state["steps"]
-        if steps[-1]["final"] or len(steps) >= ctx.max_steps or looping(steps[-1]):
+        if steps[-1]["final"] or len(steps) >= ctx.max_steps or looping(steps):
             return FINALIZE
         return next_step(state)
 
@@ -233,10 +232,11 @@ def create_adaswitch_agent(
     return builder.compile(checkpointer=checkpointer, name=name, debug=debug)
 
 
-def looping(step: Step) -> bool:
-    """The local model restated an accepted step and it stood: it would go on restating
-    it until the prompt outgrew the model's context, so the run ends here."""
-    return step["author"] == "local" and bool(step["signals"].get(REPEAT_FEATURE))
+def looping(steps: Sequence[Step]) -> bool:
+    """The last step restates an earlier one and stood: a local model would go on
+    restating it, a cloud model cycle through the same few steps, until the prompt
+    outgrew the model's context; so the run ends here."""
+    return any(s["text"] == steps[-1]["text"] for s in steps[:-1])
 
 
 def drawing() -> Any:

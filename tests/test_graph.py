@@ -509,6 +509,14 @@ def test_a_local_model_that_restates_a_step_is_stopped(build: Any) -> None:
     assert result["final_answer"] == "0"
 
 
+def test_a_cloud_that_restates_a_step_is_stopped(build: Any) -> None:
+    # As the 1.5B did on GSM8K test item 772, trying the same guesses over and over.
+    cloud = scripted_cloud(lambda n, _: f"Step {n}: Try C = 120 again.")
+    result = build(scripted_local(GOOD_RUN), cloud, policy=AlwaysCloud()).invoke(ask())
+    assert [s["text"] for s in result["steps"]] == ["Try C = 120 again."] * 2
+    assert len(cloud.calls) == 2 and result["final_answer"]
+
+
 def test_a_restated_step_goes_to_the_cloud(build: Any) -> None:
     local, cloud = scripted_local(LOOPING_RUN), scripted_cloud()
     result = build(local, cloud, max_steps=4).invoke(ask())
