@@ -345,7 +345,8 @@ def _print_report(
     rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices, sweeps=sweeps)
     if not rows:
         fail(f"{results} holds no finished items")
-    table = Table(title=f"{results} ({rows[0].n} items each)", title_justify="left")
+    title = f"{results} ({rows[0].n} items each)"
+    table = Table(title=title, title_justify="left")
     for column in COLUMNS:
         if column == "system":
             table.add_column(column, no_wrap=True)
@@ -356,13 +357,14 @@ def _print_report(
     for row in rows:
         table.add_row(*row_cells(row))
     markdown = results.with_suffix(".md")
-    markdown.write_text(markdown_table(rows))
+    text = markdown_table(rows)
+    markdown.write_text(text)
     if _fits(table):
         console.print(table)
     else:
         # Narrower than the table (a small terminal, or output sent to a file, which rich
         # takes as 80 columns), rich would squeeze most columns to nothing.
-        typer.echo(f"{results} ({rows[0].n} items each)\n{markdown_table(rows)}")
+        typer.echo(f"{title}\n{text}")
     plot = plot_frontier(rows, results.with_suffix(".png"), title=str(results.name))
     # A results file gathers runs of several processes (resumed, appended, run before a
     # fix): the peak of one of them says nothing about this one.

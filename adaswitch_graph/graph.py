@@ -33,6 +33,7 @@ from adaswitch_graph.nodes import (
 from adaswitch_graph.policies import Policy, SelfVerifyPolicy, takes_over
 from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.state import AdaSwitchState, Step
+from adaswitch_graph.steps import restates
 from adaswitch_graph.verifier import Verifier
 
 DEFAULT_SAMPLES = 3
@@ -236,7 +237,7 @@ def looping(steps: Sequence[Step]) -> bool:
     """The last step restates an earlier one and stood: a local model would go on
     restating it, a cloud model cycle through the same few steps, until the prompt
     outgrew the model's context; so the run ends here."""
-    return any(s["text"] == steps[-1]["text"] for s in steps[:-1])
+    return restates(steps[-1]["text"], steps[:-1])
 
 
 def drawing() -> Any:

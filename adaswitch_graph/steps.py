@@ -51,6 +51,11 @@ def find_actions(text: str) -> list[tuple[str, str]]:
     return [(m["tool"], m["input"].strip()) for m in _ACTION.finditer(text)]
 
 
+def restates(text: str, steps: Sequence[Step]) -> bool:
+    """`text` is word for word one of `steps`: a step that makes no progress."""
+    return any(s["text"] == text for s in steps)
+
+
 def solution_so_far(steps: Sequence[Step]) -> str:
     """The trajectory as prompts show it, with a placeholder before the first step."""
     return render_steps(steps) or "(no steps yet)"

@@ -122,6 +122,7 @@ def capped(records: Sequence[dict[str, Any]], system: str, caps: Sequence[int]) 
         for name, r in (("local", local), ("cloud", cloud), ("ours", ours))
     }
     gap = (right["cloud"] - right["local"]) or 1
+    kept = (right["ours"] - right["local"]) / gap
     lines = [
         "| cap (cloud tokens/question) | questions over it | cloud tokens vs cloud alone "
         "| gap recovered, kept | gap recovered, lost |",
@@ -131,7 +132,6 @@ def capped(records: Sequence[dict[str, Any]], system: str, caps: Sequence[int]) 
         over = [i for i in shared if ours[i]["cloud_output_tokens"] > cap]
         spent = sum(min(ours[i]["cloud_output_tokens"], cap) for i in shared)
         lost_right = sum(bool(ours[i]["correct"]) for i in over)
-        kept = (right["ours"] - right["local"]) / gap
         lost = (right["ours"] - lost_right - right["local"]) / gap
         lines.append(
             f"| {cap} | {len(over)} | {100 * spent / total:.0f}% | {kept:.0%} | {lost:.0%} |"

@@ -35,20 +35,21 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         draft = state.get("draft")
         remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
         model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
-        variables = {
-            "question": state["question"],
-            "solution": solution_so_far(state["steps"]),
-            "index": len(state["steps"]) + 1,
-        }
-        prefill = ""
         if ctx.cloud_prefill:
             messages, prefill = continuation(ctx, state)
-        elif draft is None:
-            messages = ctx.with_tools(ctx.prompts.local_next.format_messages(**variables))
         else:
-            messages = ctx.with_tools(
-                ctx.prompts.cloud.format_messages(**variables, draft=draft["text"])
+            prefill = ""
+            variables = {
+                "question": state["question"],
+                "solution": solution_so_far(state["steps"]),
+                "index": len(state["steps"]) + 1,
+            }
+            prompt = (
+                ctx.prompts.local_next.format_messages(**variables)
+                if draft is None
+                else ctx.prompts.cloud.format_messages(**variables, draft=draft["text"])
             )
+            messages = ctx.with_tools(prompt)
         return ModelRequest(
             "cloud", model, messages, stop=ctx.stop, prefill=prefill, tolerate_errors=True
         )

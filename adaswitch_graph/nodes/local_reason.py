@@ -33,6 +33,7 @@ from adaswitch_graph.steps import (
     clean_step,
     is_final,
     render_steps,
+    restates,
     solution_so_far,
     step_label,
 )
@@ -97,7 +98,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
             clean_step(m.text, reply.request.prefill, tools=bool(ctx.tools)) for m in reply.samples
         ]
         signals = step_signals(text, logprobs)
-        signals[REPEAT_FEATURE] = float(any(s["text"] == text for s in state["steps"]))
+        signals[REPEAT_FEATURE] = float(restates(text, state["steps"]))
         if samples:
             signals[SAMPLE_FEATURE] = sample_disagreement(text, samples)
         draft = Step(
