@@ -69,6 +69,7 @@ RUN_ORDER: tuple[SystemKind, ...] = (
 PLAIN_SYSTEMS = tuple(kind for kind in get_args(SystemKind) if kind != "adaswitch")
 """The systems named by their kind alone; every other spec is a policy."""
 SAMPLED = "sampled-"
+JUDGED = "judged-"
 Progress = Callable[[str, int, int], None]
 """Called with (system, items done, items in all) as items finish."""
 
@@ -82,6 +83,8 @@ class System:
     """The sweep it belongs to, drawn as one line on the frontier plot."""
     sampled: bool = False
     """Its local steps are sampled `BenchSetup.samples` times (`sampled-` specs)."""
+    judged: bool = False
+    """The local model also judges each of its steps yes/no (`judged-` specs)."""
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
@@ -89,12 +92,22 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
     `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
     `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
     every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
-    alone)."""
+    alone), and `judged-` has the local model judge each of its steps (`judged-local`);
+    the two combine (`judged-sampled-local`)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
-    policy = name.removeprefix(SAMPLED)
-    return System(name, "adaswitch", parse_policy(policy), sweep, sampled=policy != name)
+    policy, options = name, set[str]()
+    while prefix := next((p for p in (SAMPLED, JUDGED) if policy.startswith(p)), None):
+        policy, options = policy.removeprefix(prefix), options | {prefix}
+    return System(
+        name,
+        "adaswitch",
+        parse_policy(policy),
+        sweep,
+        sampled=SAMPLED in options,
+        judged=JUDGED in options,
+    )
 
 
 def parse_sweep(spec: str) -> list[System]:
@@ -290,6 +303,7 @@ async def _run_system(
             max_steps=setup.max_steps,
             verifier=setup.verifier,
             samples=setup.samples if system.sampled else 0,
+            judge=system.judged,
         )
     # The checkpoints keep what a run had done when it failed: its steps and its usage
     # (the cloud calls it made) still reach the record.

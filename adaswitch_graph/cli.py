@@ -213,7 +213,8 @@ def bench(
         str,
         typer.Option(
             help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
-            "every local step), random, cascade, oracle, oracle-steps."
+            "every local step, judged-SPEC has the local model judge each one), random, "
+            "cascade, oracle, oracle-steps."
         ),
     ] = "local,cloud,selfverify,random,cascade",
     sweep: Annotated[

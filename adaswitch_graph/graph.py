@@ -32,9 +32,10 @@ from adaswitch_graph.nodes import (
 )
 from adaswitch_graph.policies import Policy, SelfVerifyPolicy, takes_over
 from adaswitch_graph.prompts import AdaSwitchPrompts
+from adaswitch_graph.signals import SAMPLE_FEATURE
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import restates
-from adaswitch_graph.verifier import Verifier
+from adaswitch_graph.verifier import JUDGE_FEATURE, Verifier
 
 DEFAULT_SAMPLES = 3
 """Sampled versions of a step where sampling is asked for without a number: with the
@@ -111,13 +112,16 @@ def create_adaswitch_graph(
         max_steps: steps after which the local model is asked for the answer.
         verifier: turns signals into an error probability; default the shipped one.
         judge: also ask the local model's yes/no judgement of each step (one more
-            short local call per step). Steps from a model that returns no
-            log-probabilities are always judged this way.
+            short local call per step). The default verifier then is the one fitted
+            with it (`Verifier.default(judged=True)`); a verifier passed with it must
+            use `p_correct_judge`. Steps from a model that returns no log-probabilities
+            are always judged this way.
         samples: also sample each local step this many times (temperature 0.8, one
             seed each, concurrently with the step) and record `sample_disagreement`,
             the share of those versions that miss a number the step computes. The
             default verifier then is the one fitted with it
-            (`Verifier.default(sampled=True)`). Costs k more local calls a step.
+            (`Verifier.default(sampled=True)`); a verifier passed with it must use
+            `sample_disagreement`. Costs k more local calls a step.
         prefill: whether the local backend continues a trailing assistant message;
             detected from the model when None.
         cloud_prefill: the same for the cloud backend; when True the cloud continues
@@ -142,6 +146,12 @@ def create_adaswitch_graph(
         AdaSwitchState.__annotations__
     ) <= set(_annotations(schema)):
         raise TypeError("state_schema must be a TypedDict that extends AdaSwitchState")
+    if verifier is None:
+        verifier = Verifier.default(sampled=samples > 0, judged=judge)
+    if samples > 0:
+        verifier.require(SAMPLE_FEATURE, f"samples={samples} samples every step")
+    if judge:
+        verifier.require(JUDGE_FEATURE, "judge=True asks for a verdict on every step")
     local = resolve_model(local_model)
     cloud = resolve_model(cloud_model)
     ctx = GraphContext(
@@ -150,7 +160,7 @@ def create_adaswitch_graph(
         cloud=cloud,
         policy=policy or SelfVerifyPolicy(),
         budget=budget or Budget(),
-        verifier=verifier or Verifier.default(sampled=samples > 0),
+        verifier=verifier,
         prompts=AdaSwitchPrompts.coerce(prompts),
         max_steps=max_steps,
         prefill=supports_prefill(local) if prefill is None else prefill,

@@ -39,10 +39,18 @@ class Verifier:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def default(cls, sampled: bool = False) -> Verifier:
-        """The coefficients shipped with the package: for token confidence alone, or
-        (`sampled`) with `sample_disagreement` too, for graphs that sample their steps."""
+    def default(cls, sampled: bool = False, judged: bool = False) -> Verifier:
+        """The coefficients shipped with the package: for token confidence alone, with
+        `sample_disagreement` too (`sampled`, for graphs that sample their steps), or
+        with the local model's verdict too (`judged`, for graphs that ask for it)."""
+        if sampled and judged:
+            raise ValueError(
+                "no verifier ships for sampled and judged steps together; fit one on both "
+                "features (benchmarks/calibrate_verifier.py) and pass it as verifier="
+            )
         name = "verifier-sampled.json" if sampled else "verifier.json"
+        if judged:
+            name = "verifier-judged.json"
         text = resources.files("adaswitch_graph").joinpath(name).read_text()
         return cls.from_dict(json.loads(text))
 
@@ -75,6 +83,17 @@ class Verifier:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def require(self, feature: str, why: str) -> None:
+        """Raise when the verifier gives `feature` no weight: a graph that pays for a
+        signal (`why`) must not have it silently ignored."""
+        if feature not in self.coefficients:
+            raise ValueError(
+                f"{why}, but this verifier does not use {feature!r} (its features: "
+                f"{', '.join(self.coefficients) or 'none'}), so it would be paid for and "
+                f"ignored: pass a verifier fitted with {feature!r}, or leave verifier= unset "
+                "for the shipped one"
+            )
 
     def error_probability(self, signals: Mapping[str, float]) -> float | None:
         if signals.get(REPEAT_FEATURE):  # no progress: wrong as a next step, however sure

@@ -40,7 +40,7 @@ from adaswitch_graph.scoring import step_is_right
 from adaswitch_graph.signals import ARITH_FEATURE, arithmetic_errors
 from adaswitch_graph.verifier import Verifier
 
-FEATURES = ("min_digit_logprob",)
+FEATURES = ("digits_logprob",)
 """The shipped verifier's features (chosen by cross-validation on GSM8K train items)."""
 CANDIDATES = (
     "min_logprob",
@@ -290,6 +290,12 @@ def main() -> None:
 
     items, rows = step_rows(args)
     features = tuple(f for f in args.features.split(",") if f)
+    if missing := [f for f in features if not all(f in row.signals for row in rows)]:
+        raise SystemExit(
+            f"--features {','.join(missing)}: not recorded on every local step of "
+            f"{args.system!r} in {args.records} (a run made before the signal existed, or "
+            "without the option that records it: judged- or sampled- systems)"
+        )
     verifier = fit(
         rows,
         features,

@@ -5,7 +5,7 @@ For each local step, the bundled 0.5B reads the prompt and the solution up to th
 of that step, and llama.cpp returns the last token's final hidden state. Those states
 are reduced to their first K principal components (fitted without labels), and a
 logistic probe on them is cross-validated by item against the reference step labels of
-`calibrate_verifier.py`, alone and next to the shipped feature `min_digit_logprob`:
+`calibrate_verifier.py`, alone and next to the shipped verifier's feature (`digits_logprob`):
 
     python benchmarks/probe_hidden_states.py runs/train.jsonl --data-dir DIR \\
         --states runs/train-states.npz

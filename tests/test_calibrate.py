@@ -72,8 +72,8 @@ def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
     assert "min_digit_logprob" in done.stdout.split("feature search")[1]
     assert "not searched" not in done.stdout
     fitted = json.loads(out.read_text())
-    assert list(fitted["coefficients"]) == ["min_digit_logprob"]
-    assert fitted["coefficients"]["min_digit_logprob"] < 0  # less sure digits, more wrong
+    assert list(fitted["coefficients"]) == ["digits_logprob"]
+    assert fitted["coefficients"]["digits_logprob"] < 0  # less sure digits, more wrong
     assert "reference solution" in fitted["meta"]["labels"]
 
 
@@ -135,6 +135,10 @@ def test_the_search_leaves_out_signals_an_older_run_did_not_record(tmp_path: Pat
             del drafted["signals"]["digits_logprob"]
     write_jsonl(run, records)
     done = calibrate(str(run), "--data-dir", str(data), "--search", "2")
+    assert done.returncode != 0
+    assert "--features digits_logprob: not recorded on every local step" in done.stderr
+    args = ["--features", "min_digit_logprob", "--search", "2"]
+    done = calibrate(str(run), "--data-dir", str(data), *args)
     assert done.returncode == 0, done.stderr
     assert "not searched, not recorded on every step of this run: digits_logprob" in done.stdout
     assert "digits_logprob" not in done.stdout.split("feature search")[1]

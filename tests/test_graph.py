@@ -19,6 +19,7 @@ from adaswitch_graph import (
     create_adaswitch_graph,
 )
 from adaswitch_graph.errors import InvalidQuestionError
+from adaswitch_graph.verifier import Verifier
 from tests.conftest import TEST_VERIFIER, ask
 from tests.fakes import (
     GOOD_RUN,
@@ -30,6 +31,11 @@ from tests.fakes import (
     scripted_cloud,
     scripted_local,
 )
+
+JUDGED_VERIFIER = Verifier(
+    coefficients={"min_logprob": -1.0, "p_correct_judge": -6.0}, intercept=1.0
+)
+"""Sure tokens and a "yes" give a low error probability, a "no" a high one."""
 
 
 def test_confident_run_never_calls_the_cloud(build: Any) -> None:
@@ -358,10 +364,33 @@ def test_judge_reads_p_yes_from_token_logprobs(build: Any) -> None:
         return verdict
 
     local = scripted_local(GOOD_RUN, judge=judge)
-    result = build(local, scripted_cloud(), judge=True).invoke(ask())
+    result = build(local, scripted_cloud(), judge=True, verifier=JUDGED_VERIFIER).invoke(ask())
     assert result["steps"][0]["signals"]["p_correct_judge"] == pytest.approx(1 / 3)
     assert "min_logprob" in result["steps"][0]["signals"]
     assert result["usage"]["local"]["calls"] == 4  # two steps, two verdicts
+
+
+@pytest.mark.parametrize(
+    ("verdict", "authors"), [("no", ["local", "cloud"]), ("yes", ["local", "local"])]
+)
+def test_the_verdict_decides_a_step_its_tokens_are_sure_of(
+    build: Any, verdict: str, authors: list[str]
+) -> None:
+    local = scripted_local(GOOD_RUN, judge=lambda p: verdict if "Step 2:" in p else "yes")
+    cloud = scripted_cloud()
+    result = build(local, cloud, judge=True, verifier=JUDGED_VERIFIER).invoke(ask())
+    assert [s["author"] for s in result["steps"]] == authors
+
+
+@pytest.mark.parametrize(
+    ("option", "feature"),
+    [({"judge": True}, "p_correct_judge"), ({"samples": 2}, "sample_disagreement")],
+)
+def test_a_verifier_that_would_ignore_a_paid_for_signal_is_refused(
+    option: dict[str, Any], feature: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"does not use '{feature}'.*min_logprob"):
+        create_adaswitch_graph("no-such:model", "no-such:model", verifier=TEST_VERIFIER, **option)
 
 
 def test_max_steps_forces_an_answer(build: Any) -> None:
