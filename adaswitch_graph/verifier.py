@@ -48,9 +48,8 @@ class Verifier:
                 "no verifier ships for sampled and judged steps together; fit one on both "
                 "features (benchmarks/calibrate_verifier.py) and pass it as verifier="
             )
-        name = "verifier-sampled.json" if sampled else "verifier.json"
-        if judged:
-            name = "verifier-judged.json"
+        suffix = "-judged" if judged else "-sampled" if sampled else ""
+        name = f"verifier{suffix}.json"
         text = resources.files("adaswitch_graph").joinpath(name).read_text()
         return cls.from_dict(json.loads(text))
 
