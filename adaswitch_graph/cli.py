@@ -78,6 +78,9 @@ def ask(
         int,
         typer.Option(min=0, help="Sample each step this many times, for the disagreement signal."),
     ] = 0,
+    verifier: Annotated[
+        Path | None, typer.Option(help="A verifier JSON (default: the shipped one).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON result instead of the live view.")
     ] = False,
@@ -101,6 +104,7 @@ def ask(
             max_steps=max_steps,
             judge=judge,
             samples=samples,
+            verifier=Verifier.load(verifier) if verifier else None,
         ).compile()
         callbacks = [TraceWriter(trace)] if trace else []
         result = _run(graph, question, live=not as_json, config={"callbacks": callbacks})

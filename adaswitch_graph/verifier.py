@@ -46,7 +46,8 @@ class Verifier:
         if sampled and judged:
             raise ValueError(
                 "no verifier ships for sampled and judged steps together; fit one on both "
-                "features (benchmarks/calibrate_verifier.py) and pass it as verifier="
+                "features (benchmarks/calibrate_verifier.py) and pass it as verifier= "
+                "(--verifier on the command line)"
             )
         suffix = "-judged" if judged else "-sampled" if sampled else ""
         name = f"verifier{suffix}.json"
@@ -90,8 +91,8 @@ class Verifier:
             raise ValueError(
                 f"{why}, but this verifier does not use {feature!r} (its features: "
                 f"{', '.join(self.coefficients) or 'none'}), so it would be paid for and "
-                f"ignored: pass a verifier fitted with {feature!r}, or leave verifier= unset "
-                "for the shipped one"
+                f"ignored: pass a verifier fitted with {feature!r}, or none (verifier=, "
+                "--verifier) for the shipped one"
             )
 
     def error_probability(self, signals: Mapping[str, float]) -> float | None:

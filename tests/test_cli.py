@@ -15,6 +15,7 @@ from adaswitch_graph import bundled, cli, embedded
 from adaswitch_graph.cli import app
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.policies import SelfVerifyPolicy
+from adaswitch_graph.verifier import Verifier
 from tests.servers import OllamaShim
 
 runner = CliRunner()
@@ -193,3 +194,25 @@ def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path)
     text = " ".join(result.output.split())
     assert "peak RSS recorded by the last run in run.jsonl: 3213 MB" in text
     assert "(highest of its 2 run records: 5483 MB)" in text
+
+
+OPENAI_PAIR = ("--local", "openai:gpt-4o-mini", "--cloud", "openai:gpt-4o-mini")
+"""Models that make no call until asked: the errors below come before any."""
+
+
+def test_ask_refuses_a_verifier_that_would_ignore_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    path = tmp_path / "verifier.json"
+    Verifier(coefficients={"min_logprob": -1.0}, intercept=0.0).save(path)
+    result = run("ask", "2+2?", *OPENAI_PAIR, "--judge", "--verifier", str(path))
+    assert_one_line_error(result, "judge=True asks for a verdict", "not use 'p_correct_judge'")
+    result = run("ask", "2+2?", *OPENAI_PAIR, "--verifier", str(tmp_path / "none.json"))
+    assert_one_line_error(result, "cannot read a verifier from", "none.json")
+
+
+def test_ask_with_verdicts_and_samples_asks_for_a_verifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    result = run("ask", "2+2?", *OPENAI_PAIR, "--judge", "--samples", "2")
+    assert_one_line_error(result, "no verifier ships for sampled and judged steps", "--verifier")
