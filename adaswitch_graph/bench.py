@@ -301,7 +301,8 @@ async def _run_system(
             cloud,
             policy=policy or AlwaysLocal(),
             max_steps=setup.max_steps,
-            verifier=setup.verifier,
+            # The local baseline decides nothing, so it needs none of a verifier's signals.
+            verifier=setup.verifier if system.kind == "adaswitch" else None,
             samples=setup.samples if system.sampled else 0,
             judge=system.judged,
         )

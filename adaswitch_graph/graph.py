@@ -148,10 +148,9 @@ def create_adaswitch_graph(
         raise TypeError("state_schema must be a TypedDict that extends AdaSwitchState")
     if verifier is None:
         verifier = Verifier.default(sampled=samples > 0, judged=judge)
-    if samples > 0:
-        verifier.require(SAMPLE_FEATURE, f"samples={samples} samples every step")
-    if judge:
-        verifier.require(JUDGE_FEATURE, "judge=True asks for a verdict on every step")
+    verifier.check_recorded(
+        {f for f, on in ((SAMPLE_FEATURE, samples > 0), (JUDGE_FEATURE, judge)) if on}
+    )
     local = resolve_model(local_model)
     cloud = resolve_model(cloud_model)
     ctx = GraphContext(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from adaswitch_graph.signals import REPEAT_FEATURE
+from adaswitch_graph.signals import REPEAT_FEATURE, SAMPLE_FEATURE
 
 JUDGE_FEATURE = "p_correct_judge"
+OPTIONAL_SIGNALS = {SAMPLE_FEATURE: "samples=k", JUDGE_FEATURE: "judge=True"}
+"""The signals a graph records only when an option asks for them, and that option."""
 
 
 @dataclass(frozen=True)
@@ -84,16 +86,25 @@ class Verifier:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
-    def require(self, feature: str, why: str) -> None:
-        """Raise when the verifier gives `feature` no weight: a graph that pays for a
-        signal (`why`) must not have it silently ignored."""
-        if feature not in self.coefficients:
-            raise ValueError(
-                f"{why}, but this verifier does not use {feature!r} (its features: "
-                f"{', '.join(self.coefficients) or 'none'}), so it would be paid for and "
-                f"ignored: pass a verifier fitted with {feature!r}, or none (verifier=, "
-                "--verifier) for the shipped one"
-            )
+    def check_recorded(self, recorded: Collection[str]) -> None:
+        """Raise where this verifier and a graph that records the `recorded` ones of the
+        `OPTIONAL_SIGNALS` disagree about one of them. Either way it would pass silently:
+        a signal paid for and ignored, or an error probability short of a term (or of all
+        of it, so that every step is accepted)."""
+        for feature, option in OPTIONAL_SIGNALS.items():
+            weighed = feature in self.coefficients
+            if feature in recorded and not weighed:
+                raise ValueError(
+                    f"{option} records {feature!r} for every step, but this verifier does not "
+                    f"weigh it (its features: {', '.join(self.coefficients) or 'none'}), so it "
+                    f"would be paid for and ignored: pass a verifier fitted with {feature!r}, "
+                    "or none (verifier=, --verifier) for the shipped one"
+                )
+            if weighed and feature not in recorded:
+                raise ValueError(
+                    f"this verifier weighs {feature!r}, which only a graph built with "
+                    f"{option} records: build the graph so, or pass a verifier without it"
+                )
 
     def error_probability(self, signals: Mapping[str, float]) -> float | None:
         if signals.get(REPEAT_FEATURE):  # no progress: wrong as a next step, however sure

@@ -207,7 +207,7 @@ def test_ask_refuses_a_verifier_that_would_ignore_the_verdict(
     path = tmp_path / "verifier.json"
     Verifier(coefficients={"min_logprob": -1.0}, intercept=0.0).save(path)
     result = run("ask", "2+2?", *OPENAI_PAIR, "--judge", "--verifier", str(path))
-    assert_one_line_error(result, "judge=True asks for a verdict", "not use 'p_correct_judge'")
+    assert_one_line_error(result, "judge=True records 'p_correct_judge'", "does not weigh it")
     result = run("ask", "2+2?", *OPENAI_PAIR, "--verifier", str(tmp_path / "none.json"))
     assert_one_line_error(result, "cannot read a verifier from", "none.json")
 

@@ -382,15 +382,27 @@ def test_the_verdict_decides_a_step_its_tokens_are_sure_of(
     assert [s["author"] for s in result["steps"]] == authors
 
 
-@pytest.mark.parametrize(
-    ("option", "feature"),
-    [({"judge": True}, "p_correct_judge"), ({"samples": 2}, "sample_disagreement")],
-)
+OPTIONS = [({"judge": True}, "p_correct_judge"), ({"samples": 2}, "sample_disagreement")]
+
+
+@pytest.mark.parametrize(("option", "feature"), OPTIONS)
 def test_a_verifier_that_would_ignore_a_paid_for_signal_is_refused(
     option: dict[str, Any], feature: str
 ) -> None:
-    with pytest.raises(ValueError, match=rf"does not use '{feature}'.*min_logprob"):
+    with pytest.raises(ValueError, match=rf"records '{feature}'.*not weigh it.*min_logprob"):
         create_adaswitch_graph("no-such:model", "no-such:model", verifier=TEST_VERIFIER, **option)
+
+
+@pytest.mark.parametrize(("option", "feature"), OPTIONS)
+def test_a_verifier_that_weighs_a_signal_the_graph_does_not_record_is_refused(
+    option: dict[str, Any], feature: str
+) -> None:
+    # Unsampled steps lack `sample_disagreement`, so the sampled verifier would give them
+    # no error probability, and the policy would accept every one.
+    verifier = Verifier(coefficients={"min_logprob": -1.0, feature: 1.0}, intercept=0.0)
+    with pytest.raises(ValueError, match=rf"weighs '{feature}', which only a graph built with"):
+        create_adaswitch_graph("no-such:model", "no-such:model", verifier=verifier)
+    create_adaswitch_graph(scripted_local(GOOD_RUN), scripted_cloud(), verifier=verifier, **option)
 
 
 def test_max_steps_forces_an_answer(build: Any) -> None:

@@ -49,7 +49,7 @@ def test_a_bench_refuses_a_verifier_that_ignores_its_judged_systems_verdicts(
     setup = BenchSetup(
         local=local, cloud=scripted_cloud(), verifier=Verifier.default(), reuse=False
     )
-    with pytest.raises(ValueError, match=r"judge=True.*does not use 'p_correct_judge'"):
+    with pytest.raises(ValueError, match=r"judge=True records 'p_correct_judge'.*not weigh"):
         run_bench(items, [parse_system("judged-local")], tmp_path / "r.jsonl", setup)
     assert local.calls == []
 

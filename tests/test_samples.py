@@ -165,7 +165,9 @@ def test_bench_specs_of_sampled_systems() -> None:
 def test_a_bench_samples_the_steps_of_its_sampled_systems_only(tmp_path: Path) -> None:
     items = [Item("q1", QUESTION, "72", "number")]
     local = SeededLocal()
-    setup = BenchSetup(local=local, cloud=cloud(), samples=2, reuse=False)
+    # A verifier of one's own that weighs the samples: the local baseline runs without.
+    verifier = Verifier.default(sampled=True)
+    setup = BenchSetup(local=local, cloud=cloud(), samples=2, reuse=False, verifier=verifier)
     systems = [parse_system("local"), parse_system("sampled-local")]
     out = tmp_path / "r.jsonl"
     records = {r["system"]: r for r in run_bench(items, systems, out, setup) if "item" in r}
