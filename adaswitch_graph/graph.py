@@ -111,6 +111,8 @@ def create_adaswitch_graph(
         prompts: `AdaSwitchPrompts` or a dict overriding some of its templates.
         max_steps: steps after which the local model is asked for the answer.
         verifier: turns signals into an error probability; default the shipped one.
+            One that weighs `p_correct_judge` or `sample_disagreement` needs the option
+            that records it (`judge`, `samples`); the graph refuses to build otherwise.
         judge: also ask the local model's yes/no judgement of each step (one more
             short local call per step). The default verifier then is the one fitted
             with it (`Verifier.default(judged=True)`); a verifier passed with it must
