@@ -183,12 +183,19 @@ def _mean(values: Sequence[float | None]) -> float:
     return sum(known) / len(known) if known else float("nan")
 
 
+def unrecorded(rows: Rows, features: Sequence[str]) -> list[str]:
+    """The `features` some step lacks: runs made before a signal existed, or without the
+    option that records it, lack it."""
+    return [f for f in features if not all(f in row.signals for row in rows)]
+
+
 def search(rows: Rows, labels: str, size: int, folds: int) -> None:
     """Print the cross-validated AUROCs of every subset of up to `size` candidates
-    (those every step records: runs made before a signal existed lack it)."""
-    recorded = [f for f in CANDIDATES if all(f in row.signals for row in rows)]
-    if missing := sorted(set(CANDIDATES) - set(recorded)):
-        print(f"not searched, not recorded on every step of this run: {', '.join(missing)}")
+    (those every step records)."""
+    missing = unrecorded(rows, CANDIDATES)
+    recorded = [f for f in CANDIDATES if f not in missing]
+    if missing:
+        print(f"not searched, not recorded on every step of this run: {', '.join(sorted(missing))}")
     scored = []
     for k in range(1, size + 1):
         for features in itertools.combinations(recorded, k):
@@ -290,7 +297,7 @@ def main() -> None:
 
     items, rows = step_rows(args)
     features = tuple(f for f in args.features.split(",") if f)
-    if missing := [f for f in features if not all(f in row.signals for row in rows)]:
+    if missing := unrecorded(rows, features):
         raise SystemExit(
             f"--features {','.join(missing)}: not recorded on every local step of "
             f"{args.system!r} in {args.records} (a run made before the signal existed, or "

@@ -10,6 +10,11 @@ from adaswitch_graph import Verifier, create_adaswitch_graph
 # are refit: P(wrong) is 0.12 for a step whose least likely token has logprob -0.05,
 # 0.88 for one at -4.
 TEST_VERIFIER = Verifier(coefficients={"min_logprob": -1.0}, intercept=-2.0)
+JUDGED_VERIFIER = Verifier(
+    coefficients={"min_logprob": -1.0, "p_correct_judge": -6.0}, intercept=1.0
+)
+"""For graphs with `judge=True`: sure tokens and a "yes" give a low error probability, a
+"no" a high one."""
 
 QUESTION = "Natalia sold 48 clips in April and half as many in May. How many in total?"
 

@@ -20,7 +20,7 @@ from adaswitch_graph import (
 )
 from adaswitch_graph.errors import InvalidQuestionError
 from adaswitch_graph.verifier import Verifier
-from tests.conftest import TEST_VERIFIER, ask
+from tests.conftest import JUDGED_VERIFIER, TEST_VERIFIER, ask
 from tests.fakes import (
     GOOD_RUN,
     SHAKY_EVENTS,
@@ -31,11 +31,6 @@ from tests.fakes import (
     scripted_cloud,
     scripted_local,
 )
-
-JUDGED_VERIFIER = Verifier(
-    coefficients={"min_logprob": -1.0, "p_correct_judge": -6.0}, intercept=1.0
-)
-"""Sure tokens and a "yes" give a low error probability, a "no" a high one."""
 
 
 def test_confident_run_never_calls_the_cloud(build: Any) -> None:

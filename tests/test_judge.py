@@ -12,7 +12,7 @@ from adaswitch_graph.bench import BenchSetup, parse_system, run_bench
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.signals import SAMPLE_FEATURE
 from adaswitch_graph.verifier import JUDGE_FEATURE
-from tests.conftest import QUESTION, ask
+from tests.conftest import JUDGED_VERIFIER, QUESTION, ask
 from tests.fakes import GOOD_RUN, scripted_cloud, scripted_local
 
 
@@ -28,8 +28,7 @@ def test_bench_specs_of_judged_systems() -> None:
 def test_a_bench_asks_for_verdicts_in_its_judged_systems_only(tmp_path: Path) -> None:
     items = [Item("q1", QUESTION, "72", "number")]
     local = scripted_local(GOOD_RUN, judge=lambda prompt: "yes")
-    verifier = Verifier(coefficients={"min_logprob": -1.0, JUDGE_FEATURE: -2.0}, intercept=0.0)
-    setup = BenchSetup(local=local, cloud=scripted_cloud(), verifier=verifier, reuse=False)
+    setup = BenchSetup(local=local, cloud=scripted_cloud(), verifier=JUDGED_VERIFIER, reuse=False)
     systems = [parse_system("local"), parse_system("judged-local")]
     records = run_bench(items, systems, tmp_path / "r.jsonl", setup)
     plain, judged = (
