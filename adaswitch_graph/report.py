@@ -262,10 +262,12 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     points = [r for r in rows if r.cloud_output_share is not None]
-    sweeps: dict[str, list[Row]] = defaultdict(list)
+    swept: dict[str, list[Row]] = defaultdict(list)
     for row in points:
         if row.sweep:
-            sweeps[row.sweep].append(row)
+            swept[row.sweep].append(row)
+    # A sweep that reached one threshold is a point like any other, not a line.
+    sweeps = {sweep: members for sweep, members in swept.items() if len(members) > 1}
     for sweep, members in sweeps.items():
         members.sort(key=lambda r: r.cloud_output_share or 0.0)
         xs, ys = zip(*map(_point, members), strict=True)

@@ -170,3 +170,15 @@ def test_a_sweep_named_by_the_command_gathers_records_run_outside_it() -> None:
     assert untagged["selfverify:0.3"] is None and untagged["selfverify:0.5"] == "selfverify"
     named = summarize(rs, sweeps={"selfverify:0.3": "selfverify"})
     assert {row.system: row.sweep for row in named}["selfverify:0.3"] == "selfverify"
+
+
+def test_only_a_sweep_of_two_points_or_more_is_drawn_as_a_line() -> None:
+    rows = summarize(records())
+    one = frontier_figure(rows)
+    assert one.axes[0].get_legend() is None
+    assert [line for line in one.axes[0].lines if line.get_linestyle() == "-"] == []
+    swept = rows[-1]
+    two = frontier_figure([*rows, replace(swept, system="selfverify:0.5", accuracy=0.3)])
+    assert [t.get_text() for t in two.axes[0].get_legend().get_texts()] == ["selfverify sweep"]
+    plt.close(one)
+    plt.close(two)
