@@ -50,7 +50,8 @@ def write_run(tmp_path: Path) -> tuple[Path, Path]:
             step(f"{a} + {b} = {result}", -2.5 if wrong else -0.05) | {"index": 2},
         ]
         records.append(
-            {"system": "local", "item": f"train-{n}", "correct": not wrong, "error": None}
+            {"system": "local", "item": f"train-{n}", "question": rows[-1]["question"]}
+            | {"correct": not wrong, "error": None}
             | {"trajectory": trajectory}
         )
         rows[-1]["answer"] += f"{a + b}\n#### {a + b}"

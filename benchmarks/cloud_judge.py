@@ -1,0 +1,190 @@
+"""Would the cloud model's yes/no verdict on a flagged local step spare it writing the
+step? Measured on a local-alone bench run, against the reference step labels of
+`calibrate_verifier.py`.
+
+Each local step that the shipped verifier flags at the default threshold is shown to
+the cloud model with the judge prompt ("Is the new step correct? Answer yes or no."),
+and its P(yes) is read off the first reply token's log-probabilities: one output token
+a step, where writing the step costs about fifty. A check that keeps the flagged steps
+with the most confident "yes" spares the cloud that many steps; it pays only if those
+steps are wrong less often than the steps a lower verifier threshold would flag instead
+(as many, the next below the threshold):
+
+    python benchmarks/cloud_judge.py runs/train.jsonl --data-dir DIR \\
+        --verdicts runs/train-cloud-verdicts.jsonl
+
+The verdicts take one cloud prompt a flagged step (about 35 minutes for the 397 flagged
+steps of 240 GSM8K train items on 2 cores); `--verdicts` keeps them as they come, and a
+re-run asks only for the missing ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from calibrate_verifier import (
+    FEATURES,
+    Row,
+    cross_validated,
+    local_steps,
+    local_text,
+    step_parser,
+    step_rows,
+)
+from langchain_core.messages import BaseMessage
+
+from adaswitch_graph.models import resolve_model, with_output_limit
+from adaswitch_graph.policies import SelfVerifyPolicy
+from adaswitch_graph.prompts.verify import JUDGE_PROMPT
+from adaswitch_graph.report import auroc
+from adaswitch_graph.signals import judge_p_correct
+from adaswitch_graph.steps import solution_so_far
+from adaswitch_graph.verifier import Verifier
+
+VERDICT = "cloud_p_correct"
+SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class Flagged:
+    key: str
+    """`item/position`: where the verdict cache files it."""
+    row: Row
+    question: str
+    solution: str
+    index: int
+    text: str
+
+
+def flagged_steps(
+    records: str, system: str, rows: Sequence[Row], threshold: float
+) -> list[Flagged]:
+    """The steps of `rows` that the shipped verifier flags, with what the judge sees."""
+    verifier = Verifier.default()
+    flagged = []
+    for (record, n), row in zip(local_steps(records, system), rows, strict=True):
+        p = verifier.error_probability(row.signals)
+        if p is not None and p >= threshold:
+            trajectory = record["trajectory"]
+            flagged.append(
+                Flagged(
+                    f"{record['item']}/{n}",
+                    row,
+                    record["question"],
+                    solution_so_far(trajectory[:n]),
+                    trajectory[n]["index"],
+                    local_text(trajectory[n]),
+                )
+            )
+    return flagged
+
+
+async def ask(
+    steps: Sequence[Flagged], cloud: str, path: str | None, slots: int
+) -> dict[str, float | None]:
+    """P(yes) of the cloud model for each step, read from and added to `path`."""
+    known: dict[str, float | None] = {}
+    if path and Path(path).exists():
+        known = {
+            d["key"]: d["p_correct"] for d in map(json.loads, Path(path).read_text().splitlines())
+        }
+    model = with_output_limit(resolve_model(cloud), 1)
+    gate = asyncio.Semaphore(slots)
+    sink = open(path, "a") if path else None  # noqa: SIM115 - written as verdicts come
+
+    async def one(step: Flagged) -> None:
+        messages = JUDGE_PROMPT.format_messages(
+            question=step.question, solution=step.solution, index=step.index, step=step.text
+        )
+        async with gate:
+            reply = await model.ainvoke(messages)
+        assert isinstance(reply, BaseMessage)
+        known[step.key] = judge_p_correct(reply)
+        if sink:
+            sink.write(json.dumps({"key": step.key, "p_correct": known[step.key]}) + "\n")
+            sink.flush()
+        print(f"  verdicts: {len(known)}/{len(steps)}", flush=True)
+
+    try:
+        await asyncio.gather(*(one(s) for s in steps if s.key not in known))
+    finally:
+        if sink:
+            sink.close()
+    return known
+
+
+def wrong_share(rows: Sequence[Row]) -> str:
+    """The share of `rows`' labelled steps that are wrong, or "-" when none is labelled."""
+    labels = [r.step_wrong for r in rows if r.step_wrong is not None]
+    return f"{sum(labels) / len(labels):.0%}" if labels else "-"
+
+
+def shown(value: float | None) -> str:
+    """An AUROC, or why there is none."""
+    return "n/a (one class only)" if value is None else f"{value:.3f}"
+
+
+def main() -> None:
+    parser = step_parser(__doc__)
+    parser.add_argument("--verdicts", help="JSONL that keeps the cloud's verdicts between runs")
+    parser.add_argument("--cloud", default="embedded:qwen2.5-coder-1.5b")
+    parser.add_argument("--threshold", type=float, default=SelfVerifyPolicy().threshold)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    _, rows = step_rows(args)
+    steps = flagged_steps(args.records, args.system, rows, args.threshold)
+    if not steps:
+        raise SystemExit(f"the verifier flags none of the {len(rows)} steps at {args.threshold}")
+    verdicts = asyncio.run(ask(steps, args.cloud, args.verdicts, args.concurrency))
+    judged = [
+        (s, replace(s.row, signals={**s.row.signals, VERDICT: p}))
+        for s in steps
+        if (p := verdicts.get(s.key)) is not None
+    ]
+    labelled = [(s, r) for s, r in judged if r.step_wrong is not None]
+    wrong = [bool(r.step_wrong) for _, r in labelled]
+    verifier = Verifier.default()
+
+    def doubt(row: Row) -> float:
+        return verifier.error_probability(row.signals) or 0.0
+
+    print(
+        f"{len(steps)} of {len(rows)} steps flagged at {args.threshold}; {len(judged)} judged, "
+        f"{len(labelled)} of them labelled, {wrong_share([r for _, r in labelled])} wrong"
+    )
+    print("AUROC vs step wrong (reference), among the flagged steps:")
+    print(f"  verifier: {shown(auroc([doubt(r) for _, r in labelled], wrong))}")
+    print(f"  cloud's P(no): {shown(auroc([1 - r.signals[VERDICT] for _, r in labelled], wrong))}")
+    key = "AUROC step p vs step wrong (reference)"
+    both = cross_validated([r for _, r in judged], (*FEATURES, VERDICT), "steps", args.cv)[key]
+    print(f"  both, {args.cv}-fold cross-validated: {both:.3f}")
+
+    # The steps a lower threshold would flag next, most doubtful first.
+    below = sorted((r for r in rows if doubt(r) < args.threshold), key=doubt, reverse=True)
+    confident = sorted(judged, key=lambda sr: -sr[1].signals[VERDICT])
+    flagged_wrong = sum(bool(r.step_wrong) for _, r in judged)
+    print("the check keeps the steps with the most confident yes (the cloud writes none of them):")
+    print(
+        "| kept | P(yes) from | wrong among them | flagged wrong steps kept "
+        "| wrong among as many steps below the threshold |"
+    )
+    print("|---|---|---|---|---|")
+    for share in SHARES:
+        kept = confident[: int(share * len(confident))]
+        if not kept:
+            continue
+        kept_rows = [r for _, r in kept]
+        print(
+            f"| {share:.0%} | {kept[-1][1].signals[VERDICT]:.2f} | {wrong_share(kept_rows)} | "
+            f"{sum(bool(r.step_wrong) for r in kept_rows) / max(flagged_wrong, 1):.0%} | "
+            f"{wrong_share(below[: len(kept)])} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
