@@ -26,15 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from calibrate_verifier import (
-    FEATURES,
-    Row,
-    cross_validated,
-    local_steps,
-    local_text,
-    step_parser,
-    step_rows,
-)
+import calibrate_verifier as calibrate
 from langchain_core.messages import BaseMessage
 
 from adaswitch_graph.models import resolve_model, with_output_limit
@@ -53,7 +45,7 @@ SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
 class Flagged:
     key: str
     """`item/position`: where the verdict cache files it."""
-    row: Row
+    row: calibrate.Row
     question: str
     solution: str
     index: int
@@ -61,12 +53,12 @@ class Flagged:
 
 
 def flagged_steps(
-    records: str, system: str, rows: Sequence[Row], threshold: float
+    records: str, system: str, rows: Sequence[calibrate.Row], threshold: float
 ) -> list[Flagged]:
     """The steps of `rows` that the shipped verifier flags, with what the judge sees."""
     verifier = Verifier.default()
     flagged = []
-    for (record, n), row in zip(local_steps(records, system), rows, strict=True):
+    for (record, n), row in zip(calibrate.local_steps(records, system), rows, strict=True):
         p = verifier.error_probability(row.signals)
         if p is not None and p >= threshold:
             trajectory = record["trajectory"]
@@ -77,7 +69,7 @@ def flagged_steps(
                     record["question"],
                     solution_so_far(trajectory[:n]),
                     trajectory[n]["index"],
-                    local_text(trajectory[n]),
+                    calibrate.local_text(trajectory[n]),
                 )
             )
     return flagged
@@ -117,7 +109,7 @@ async def ask(
     return known
 
 
-def wrong_share(rows: Sequence[Row]) -> str:
+def wrong_share(rows: Sequence[calibrate.Row]) -> str:
     """The share of `rows`' labelled steps that are wrong, or "-" when none is labelled."""
     labels = [r.step_wrong for r in rows if r.step_wrong is not None]
     return f"{sum(labels) / len(labels):.0%}" if labels else "-"
@@ -129,14 +121,14 @@ def shown(value: float | None) -> str:
 
 
 def main() -> None:
-    parser = step_parser(__doc__)
+    parser = calibrate.step_parser(__doc__)
     parser.add_argument("--verdicts", help="JSONL that keeps the cloud's verdicts between runs")
     parser.add_argument("--cloud", default="embedded:qwen2.5-coder-1.5b")
     parser.add_argument("--threshold", type=float, default=SelfVerifyPolicy().threshold)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
 
-    _, rows = step_rows(args)
+    _, rows = calibrate.step_rows(args)
     steps = flagged_steps(args.records, args.system, rows, args.threshold)
     if not steps:
         raise SystemExit(f"the verifier flags none of the {len(rows)} steps at {args.threshold}")
@@ -150,7 +142,7 @@ def main() -> None:
     wrong = [bool(r.step_wrong) for _, r in labelled]
     verifier = Verifier.default()
 
-    def doubt(row: Row) -> float:
+    def doubt(row: calibrate.Row) -> float:
         return verifier.error_probability(row.signals) or 0.0
 
     print(
@@ -161,7 +153,9 @@ def main() -> None:
     print(f"  verifier: {shown(auroc([doubt(r) for _, r in labelled], wrong))}")
     print(f"  cloud's P(no): {shown(auroc([1 - r.signals[VERDICT] for _, r in labelled], wrong))}")
     key = "AUROC step p vs step wrong (reference)"
-    both = cross_validated([r for _, r in judged], (*FEATURES, VERDICT), "steps", args.cv)[key]
+    both = calibrate.cross_validated(
+        [r for _, r in judged], (*calibrate.FEATURES, VERDICT), "steps", args.cv
+    )[key]
     print(f"  both, {args.cv}-fold cross-validated: {both:.3f}")
 
     # The steps a lower threshold would flag next, most doubtful first.

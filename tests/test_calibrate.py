@@ -11,12 +11,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def calibrate(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run benchmarks/calibrate_verifier.py with `args`."""
-    script = ROOT / "benchmarks" / "calibrate_verifier.py"
+def run_script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `benchmarks/<name>` with `args` (the timeout guards against hangs only)."""
+    script = ROOT / "benchmarks" / name
     return subprocess.run(
-        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=timeout
     )
+
+
+def calibrate(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_script("calibrate_verifier.py", *args)
 
 
 def read_run(run: Path) -> list[dict[str, Any]]:

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.test_calibrate import ROOT, write_run
+import pytest
 
-SCRIPT = ROOT / "benchmarks" / "cloud_judge.py"
+from tests.test_calibrate import run_script, write_run
 
 
 def cloud_judge(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        # Against hangs only: the real-model test asks the 1.5B for 40 verdicts.
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # The real-model test asks the 1.5B for ten verdicts.
+    return run_script("cloud_judge.py", *args, timeout=900)
 
 
 def verdicts(tmp_path: Path, right: float, wrong: float) -> Path:
@@ -35,29 +29,29 @@ def verdicts(tmp_path: Path, right: float, wrong: float) -> Path:
     return path
 
 
-def test_a_verdict_that_knows_the_label_keeps_only_right_steps(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("right", "wrong", "auroc", "row"),
+    [
+        # the 8 most confident are right steps; nothing is left below 0.3
+        (0.9, 0.2, "1.000", "| 20% | 0.90 | 0% | 0% | - |"),
+        # the 8 most confident are 8 of the 10 wrong steps
+        (0.2, 0.9, "0.000", "| 20% | 0.90 | 100% | 80% | - |"),
+    ],
+)
+def test_the_verdicts_rank_the_flagged_steps(
+    tmp_path: Path, right: float, wrong: float, auroc: str, row: str
+) -> None:
     data, run = write_run(tmp_path)
-    kept = verdicts(tmp_path, right=0.9, wrong=0.2)
+    kept = verdicts(tmp_path, right=right, wrong=wrong)
     # A threshold that flags every step, so that right steps are flagged too.
     done = cloud_judge(
         str(run), "--data-dir", str(data), "--verdicts", str(kept), "--threshold", "0.3"
     )
     assert done.returncode == 0, done.stderr
     assert "40 of 40 steps flagged at 0.3; 40 judged, 20 of them labelled, 50% wrong" in done.stdout
-    assert "cloud's P(no): 1.000" in done.stdout
-    assert "| 20% | 0.90 | 0% | 0% | - |" in done.stdout  # nothing left below 0.3
+    assert f"cloud's P(no): {auroc}" in done.stdout
+    assert row in done.stdout
     assert "verdicts:" not in done.stdout  # every verdict was kept: no model was asked
-
-
-def test_a_verdict_against_the_label_scores_below_chance(tmp_path: Path) -> None:
-    data, run = write_run(tmp_path)
-    kept = verdicts(tmp_path, right=0.2, wrong=0.9)
-    done = cloud_judge(
-        str(run), "--data-dir", str(data), "--verdicts", str(kept), "--threshold", "0.3"
-    )
-    assert done.returncode == 0, done.stderr
-    assert "cloud's P(no): 0.000" in done.stdout
-    assert "| 20% | 0.90 | 100% | 80% | - |" in done.stdout  # 8 of the 10 wrong steps
 
 
 def test_a_threshold_that_flags_nothing_says_so(tmp_path: Path) -> None:

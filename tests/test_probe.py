@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from tests.test_calibrate import ROOT, write_run
-
-SCRIPT = ROOT / "benchmarks" / "probe_hidden_states.py"
+from tests.test_calibrate import run_script, write_run
 
 
 def probe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        # Against hangs only: the real-model test reads 40 prefixes off the 0.5B, which
-        # takes minutes on a busy 2-core machine.
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # The real-model test reads 40 prefixes off the 0.5B, which takes minutes on a busy
+    # 2-core machine.
+    return run_script("probe_hidden_states.py", *args, timeout=900)
 
 
 def states(tmp_path: Path, rows: int, signal: float = 1.0) -> Path:
