@@ -43,6 +43,10 @@ def _as_dict(entry: Any) -> Mapping[str, Any]:
 
 ARITH_FEATURE = "arith_errors"
 SAMPLE_FEATURE = "sample_disagreement"
+FIRST_FEATURE = "first_step"
+"""1.0 for a solution's first step: a prior, not a confidence. The bundled 0.5B's first
+steps are wrong less often than its later ones at about the same digit confidence (37%
+against 53% of its labelled GSM8K train steps), so the same doubt weighs less there."""
 REPEAT_FEATURE = "repeats"
 """1.0 when a step restates an accepted step word for word: a small model that loops
 writes the same step again and again (greedy decoding makes the copy exact)."""

@@ -37,10 +37,10 @@ from adaswitch_graph.bench import item_records, read_records
 from adaswitch_graph.datasets import Item, load_items
 from adaswitch_graph.report import auroc
 from adaswitch_graph.scoring import step_is_right
-from adaswitch_graph.signals import ARITH_FEATURE, arithmetic_errors
+from adaswitch_graph.signals import ARITH_FEATURE, FIRST_FEATURE, arithmetic_errors
 from adaswitch_graph.verifier import Verifier
 
-FEATURES = ("digits_logprob",)
+FEATURES = ("digits_logprob", FIRST_FEATURE)
 """The shipped verifier's features (chosen by cross-validation on GSM8K train items)."""
 CANDIDATES = (
     "min_logprob",
@@ -51,6 +51,7 @@ CANDIDATES = (
     "low_token_share",
     "mean_margin",
     ARITH_FEATURE,
+    FIRST_FEATURE,
 )
 """Every step feature `--search` tries."""
 
@@ -119,6 +120,8 @@ def steps_of(path: str, system: str, items: Mapping[str, Item]) -> list[Row]:
         item = items.get(record["item"])
         signals = dict(record["trajectory"][n]["signals"])
         signals[ARITH_FEATURE] = float(arithmetic_errors(text))
+        # Derived, as the graph does, so that runs made before it was recorded have it.
+        signals[FIRST_FEATURE] = float(record["trajectory"][n]["index"] == 1)
         right = None if item is None else step_is_right(text, item)
         wrong = None if right is None else not right
         rows.append(Row(record["item"], signals, not record["correct"], wrong))

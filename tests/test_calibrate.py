@@ -77,7 +77,8 @@ def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
     assert "min_digit_logprob" in done.stdout.split("feature search")[1]
     assert "not searched" not in done.stdout
     fitted = json.loads(out.read_text())
-    assert list(fitted["coefficients"]) == ["digits_logprob"]
+    # The run's records have no `first_step`: the script derives it from the step index.
+    assert list(fitted["coefficients"]) == ["digits_logprob", "first_step"]
     assert fitted["coefficients"]["digits_logprob"] < 0  # less sure digits, more wrong
     assert "reference solution" in fitted["meta"]["labels"]
 

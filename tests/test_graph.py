@@ -342,6 +342,7 @@ def test_without_logprobs_the_models_verdict_decides(build: Any) -> None:
     assert result["steps"][1]["signals"] == {
         "arith_errors": 1.0,
         "repeats": 0.0,
+        "first_step": 0.0,
         "p_correct_judge": 0.0,
     }
 
@@ -559,3 +560,19 @@ def test_a_restated_step_goes_to_the_cloud(build: Any) -> None:
     assert [s["author"] for s in result["steps"][:3]] == ["local", "local", "cloud"]
     assert result["steps"][2]["text"] == "fixed 3"
     assert len(result["steps"]) == 4  # the cloud broke the loop, so the run went on
+
+
+def test_the_shipped_verifier_doubts_a_first_step_less(build: Any) -> None:
+    # The same doubt on the same digits: sent to the cloud at step 2, not at step 1.
+    run = [
+        reply("Step 1: In May she sold 48 / 2 = 24 clips.", min_logprob=-0.6),
+        reply("Step 2: In all 48 + 24 = 72 clips.", min_logprob=-0.6),
+        reply("Step 3: Answer: 72"),
+    ]
+    cloud = scripted_cloud()
+    result = build(scripted_local(run), cloud, verifier=Verifier.default()).invoke(ask())
+    first, second = result["steps"][:2]
+    assert first["signals"]["digits_logprob"] == second["signals"]["digits_logprob"]
+    assert (first["signals"]["first_step"], second["signals"]["first_step"]) == (1.0, 0.0)
+    assert [first["flagged"], second["flagged"]] == [False, True]
+    assert asked_step(cloud.calls[0]["messages"]) == 2

@@ -130,11 +130,11 @@ def test_verifier_default_is_monotone_in_confidence() -> None:
     unsure = confidence_signals(
         [{"token": " 12", "logprob": -1.5, "top_logprobs": [{"token": " 13", "logprob": -0.4}]}]
     )
-    p_sure, p_unsure = (
-        verifier.error_probability({**s, "arith_errors": 0.0}) for s in (sure, unsure)
-    )
+    # local_reason adds the signals read off the text and the step's place to these.
+    added = {"arith_errors": 0.0, "first_step": 0.0}
+    p_sure, p_unsure = (verifier.error_probability({**s, **added}) for s in (sure, unsure))
     assert p_sure is not None and p_unsure is not None and 0 < p_sure < p_unsure < 1
-    assert set(verifier.coefficients) <= {*sure, "arith_errors"}  # it can score every step
+    assert set(verifier.coefficients) <= {*sure, *added}  # it can score every step
     assert verifier.error_probability({}) is None
 
 

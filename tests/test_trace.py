@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adaswitch_graph import AlwaysLocal, Budget, RandomPolicy, SelfVerifyPolicy
+from adaswitch_graph.policies import DEFAULT_THRESHOLD
 from adaswitch_graph.trace import TRACE_FORMAT, TraceWriter, read_trace, replay
 from tests.conftest import ask
 from tests.fakes import SHAKY_EVENTS, SHAKY_RUN, scripted_cloud, scripted_local
@@ -25,7 +26,7 @@ def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path
     assert run.final_answer == result["final_answer"]
     assert run.started["policy"] == {
         "type": "SelfVerifyPolicy",
-        "threshold": 0.44,
+        "threshold": DEFAULT_THRESHOLD,
         "retry": False,
         "handover": False,
     }

@@ -22,6 +22,7 @@ from adaswitch_graph.context import GraphContext
 from adaswitch_graph.errors import SamplingError
 from adaswitch_graph.events import emit
 from adaswitch_graph.signals import (
+    FIRST_FEATURE,
     REPEAT_FEATURE,
     SAMPLE_FEATURE,
     sample_disagreement,
@@ -99,6 +100,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
         ]
         signals = step_signals(text, logprobs)
         signals[REPEAT_FEATURE] = float(restates(text, state["steps"]))
+        signals[FIRST_FEATURE] = float(index == 1)
         if samples:
             signals[SAMPLE_FEATURE] = sample_disagreement(text, samples)
         draft = Step(
