@@ -40,7 +40,7 @@ from adaswitch_graph.scoring import step_is_right
 from adaswitch_graph.signals import ARITH_FEATURE, FIRST_FEATURE, arithmetic_errors
 from adaswitch_graph.verifier import Verifier
 
-FEATURES = ("digits_logprob", FIRST_FEATURE)
+FEATURES = ("digits_logprob",)
 """The shipped verifier's features (chosen by cross-validation on GSM8K train items)."""
 CANDIDATES = (
     "min_logprob",
@@ -227,6 +227,7 @@ def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
         low = min(lowest.get(row.item, (0.0, False))[0], row.signals["min_logprob"])
         lowest[row.item] = (low, row.solution_wrong)
     known = [r.step_wrong for r in rows if r.step_wrong is not None]
+    first = [r.step_wrong for r in rows if r.step_wrong is not None and r.signals[FIRST_FEATURE]]
     sound = [r.step_wrong for r in rows if r.step_wrong is not None and not r.solution_wrong]
     flagged = {r.item for r in rows if r.step_wrong}
     failed = {item for item, (_, wrong) in lowest.items() if wrong}
@@ -235,6 +236,7 @@ def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
         "items": len(lowest),
         "steps": len(rows),
         "steps labelled from the reference (wrong)": f"{len(known)} ({sum(known)})",
+        "of them first steps (wrong)": f"{len(first)} ({sum(first)})",
         "right solutions' labelled steps labelled wrong": f"{sum(sound)}/{len(sound)}",
         "wrong solutions with a step labelled wrong": f"{len(failed & flagged)}/{len(failed)}",
         "wrong solutions": sum(w for _, w in lowest.values()),

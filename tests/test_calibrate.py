@@ -72,13 +72,13 @@ def test_fits_on_step_labels_and_reports(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     # 40 steps; the 20 that compute something are labelled, the 10 that miss wrong.
     assert "steps labelled from the reference (wrong): 20 (10)" in done.stdout
+    assert "of them first steps (wrong): 0 (0)" in done.stdout  # first steps compute nothing
     assert "wrong solutions with a step labelled wrong: 10/10" in done.stdout
     assert "AUROC step p vs step wrong (reference): 1.000" in done.stdout
     assert "min_digit_logprob" in done.stdout.split("feature search")[1]
     assert "not searched" not in done.stdout
     fitted = json.loads(out.read_text())
-    # The run's records have no `first_step`: the script derives it from the step index.
-    assert list(fitted["coefficients"]) == ["digits_logprob", "first_step"]
+    assert list(fitted["coefficients"]) == ["digits_logprob"]
     assert fitted["coefficients"]["digits_logprob"] < 0  # less sure digits, more wrong
     assert "reference solution" in fitted["meta"]["labels"]
 
@@ -148,3 +148,13 @@ def test_the_search_leaves_out_signals_an_older_run_did_not_record(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "not searched, not recorded on every step of this run: digits_logprob" in done.stdout
     assert "digits_logprob" not in done.stdout.split("feature search")[1]
+
+
+def test_first_step_is_derived_for_runs_that_did_not_record_it(tmp_path: Path) -> None:
+    data, run = write_run(tmp_path)
+    assert all("first_step" not in s["signals"] for r in read_run(run) for s in r["trajectory"])
+    out = tmp_path / "verifier.json"
+    args = ["--features", "digits_logprob,first_step", "--out", str(out)]
+    done = calibrate(str(run), "--data-dir", str(data), *args)
+    assert done.returncode == 0, done.stderr
+    assert list(json.loads(out.read_text())["coefficients"]) == ["digits_logprob", "first_step"]

@@ -562,15 +562,16 @@ def test_a_restated_step_goes_to_the_cloud(build: Any) -> None:
     assert len(result["steps"]) == 4  # the cloud broke the loop, so the run went on
 
 
-def test_the_shipped_verifier_doubts_a_first_step_less(build: Any) -> None:
-    # The same doubt on the same digits: sent to the cloud at step 2, not at step 1.
+def test_a_verifier_that_weighs_first_step_doubts_a_first_step_less(build: Any) -> None:
+    # The same digits, as sure: sent to the cloud at step 2, not at step 1.
     run = [
         reply("Step 1: In May she sold 48 / 2 = 24 clips.", min_logprob=-0.6),
         reply("Step 2: In all 48 + 24 = 72 clips.", min_logprob=-0.6),
         reply("Step 3: Answer: 72"),
     ]
+    verifier = Verifier({"digits_logprob": -1.0, "first_step": -1.0}, intercept=0.0)
     cloud = scripted_cloud()
-    result = build(scripted_local(run), cloud, verifier=Verifier.default()).invoke(ask())
+    result = build(scripted_local(run), cloud, verifier=verifier).invoke(ask())
     first, second = result["steps"][:2]
     assert first["signals"]["digits_logprob"] == second["signals"]["digits_logprob"]
     assert (first["signals"]["first_step"], second["signals"]["first_step"]) == (1.0, 0.0)
