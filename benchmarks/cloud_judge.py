@@ -80,10 +80,15 @@ async def ask(
 ) -> dict[str, float | None]:
     """P(yes) of the cloud model for each step, read from and added to `path`."""
     known: dict[str, float | None] = {}
+    texts = {s.key: s.text for s in steps}
     if path and Path(path).exists():
-        known = {
-            d["key"]: d["p_correct"] for d in map(json.loads, Path(path).read_text().splitlines())
-        }
+        for kept in map(json.loads, Path(path).read_text().splitlines()):
+            if texts.get(kept["key"], kept["step"]) != kept["step"]:
+                raise SystemExit(
+                    f"{path} holds a verdict on another step at {kept['key']}: it was made "
+                    "from another run; delete it, or name another file, to ask again"
+                )
+            known[kept["key"]] = kept["p_correct"]
     model = with_output_limit(resolve_model(cloud), 1)
     gate = asyncio.Semaphore(slots)
     sink = open(path, "a") if path else None  # noqa: SIM115 - written as verdicts come
@@ -97,7 +102,8 @@ async def ask(
         assert isinstance(reply, BaseMessage)
         known[step.key] = judge_p_correct(reply)
         if sink:
-            sink.write(json.dumps({"key": step.key, "p_correct": known[step.key]}) + "\n")
+            line = {"key": step.key, "step": step.text, "p_correct": known[step.key]}
+            sink.write(json.dumps(line) + "\n")
             sink.flush()
         print(f"  verdicts: {len(known)}/{len(steps)}", flush=True)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_calibrate import run_script, write_run
+from tests.test_calibrate import read_run, run_script, write_jsonl, write_run
 
 
 def cloud_judge(*args: str) -> subprocess.CompletedProcess[str]:
@@ -21,11 +20,14 @@ def verdicts(tmp_path: Path, right: float, wrong: float) -> Path:
     reach the reference, `wrong` for those that miss it (the second step of even items),
     0.5 for the first steps, which compute nothing."""
     lines = []
-    for n in range(20):
-        lines.append({"key": f"train-{n}/0", "p_correct": 0.5})
-        lines.append({"key": f"train-{n}/1", "p_correct": wrong if n % 2 == 0 else right})
+    for record in read_run(tmp_path / "train.jsonl"):
+        first, second = (step["text"] for step in record["trajectory"])
+        n = int(record["item"].removeprefix("train-"))
+        lines.append({"key": f"train-{n}/0", "step": first, "p_correct": 0.5})
+        p = wrong if n % 2 == 0 else right
+        lines.append({"key": f"train-{n}/1", "step": second, "p_correct": p})
     path = tmp_path / "verdicts.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    write_jsonl(path, lines)
     return path
 
 
@@ -59,3 +61,14 @@ def test_a_threshold_that_flags_nothing_says_so(tmp_path: Path) -> None:
     done = cloud_judge(str(run), "--data-dir", str(data), "--threshold", "0.999")
     assert done.returncode != 0
     assert "the verifier flags none of the 40 steps at 0.999" in done.stderr
+
+
+def test_verdicts_kept_from_another_run_are_refused(tmp_path: Path) -> None:
+    data, run = write_run(tmp_path)
+    kept = verdicts(tmp_path, right=0.9, wrong=0.2)
+    lines = read_run(kept)
+    lines[1]["step"] = "a step of another run"  # train-0/1, which the verifier flags
+    write_jsonl(kept, lines)
+    done = cloud_judge(str(run), "--data-dir", str(data), "--verdicts", str(kept))
+    assert done.returncode != 0
+    assert "holds a verdict on another step at train-0/1" in done.stderr
