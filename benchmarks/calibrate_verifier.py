@@ -54,6 +54,8 @@ CANDIDATES = (
     FIRST_FEATURE,
 )
 """Every step feature `--search` tries."""
+STEP_AUROC = "AUROC step p vs step wrong (reference)"
+"""The key of `separation`'s step-level AUROC."""
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,7 @@ def separation(p: Sequence[float], rows: Rows) -> dict[str, float | None]:
     for prob, row in zip(p, rows, strict=True):
         worst[row.item] = (max(prob, worst.get(row.item, (0.0, False))[0]), row.solution_wrong)
     return {
-        "AUROC step p vs step wrong (reference)": auroc(
-            [q for q, _ in known], [w for _, w in known]
-        ),
+        STEP_AUROC: auroc([q for q, _ in known], [w for _, w in known]),
         "AUROC step p vs solution wrong": auroc(p, [row.solution_wrong for row in rows]),
         "AUROC max step p vs answer wrong": auroc(
             [v[0] for v in worst.values()], [v[1] for v in worst.values()]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,16 +53,17 @@ class Flagged:
 
 
 def flagged_steps(
-    records: str, system: str, rows: Sequence[calibrate.Row], threshold: float
+    records: str,
+    system: str,
+    rows: Sequence[calibrate.Row],
+    flagged: Callable[[calibrate.Row], bool],
 ) -> list[Flagged]:
-    """The steps of `rows` that the shipped verifier flags, with what the judge sees."""
-    verifier = Verifier.default()
-    flagged = []
+    """The steps of `rows` that are `flagged`, with what the judge sees."""
+    found = []
     for (record, n), row in zip(calibrate.local_steps(records, system), rows, strict=True):
-        p = verifier.error_probability(row.signals)
-        if p is not None and p >= threshold:
+        if flagged(row):
             trajectory = record["trajectory"]
-            flagged.append(
+            found.append(
                 Flagged(
                     f"{record['item']}/{n}",
                     row,
@@ -72,7 +73,7 @@ def flagged_steps(
                     calibrate.local_text(trajectory[n]),
                 )
             )
-    return flagged
+    return found
 
 
 async def ask(
@@ -135,7 +136,12 @@ def main() -> None:
     args = parser.parse_args()
 
     _, rows = calibrate.step_rows(args)
-    steps = flagged_steps(args.records, args.system, rows, args.threshold)
+    verifier = Verifier.default()
+
+    def doubt(row: calibrate.Row) -> float:
+        return verifier.error_probability(row.signals) or 0.0
+
+    steps = flagged_steps(args.records, args.system, rows, lambda r: doubt(r) >= args.threshold)
     if not steps:
         raise SystemExit(f"the verifier flags none of the {len(rows)} steps at {args.threshold}")
     verdicts = asyncio.run(ask(steps, args.cloud, args.verdicts, args.concurrency))
@@ -146,11 +152,6 @@ def main() -> None:
     ]
     labelled = [(s, r) for s, r in judged if r.step_wrong is not None]
     wrong = [bool(r.step_wrong) for _, r in labelled]
-    verifier = Verifier.default()
-
-    def doubt(row: calibrate.Row) -> float:
-        return verifier.error_probability(row.signals) or 0.0
-
     print(
         f"{len(steps)} of {len(rows)} steps flagged at {args.threshold}; {len(judged)} judged, "
         f"{len(labelled)} of them labelled, {wrong_share([r for _, r in labelled])} wrong"
@@ -158,10 +159,9 @@ def main() -> None:
     print("AUROC vs step wrong (reference), among the flagged steps:")
     print(f"  verifier: {shown(auroc([doubt(r) for _, r in labelled], wrong))}")
     print(f"  cloud's P(no): {shown(auroc([1 - r.signals[VERDICT] for _, r in labelled], wrong))}")
-    key = "AUROC step p vs step wrong (reference)"
     both = calibrate.cross_validated(
         [r for _, r in judged], (*calibrate.FEATURES, VERDICT), "steps", args.cv
-    )[key]
+    )[calibrate.STEP_AUROC]
     print(f"  both, {args.cv}-fold cross-validated: {both:.3f}")
 
     # The steps a lower threshold would flag next, most doubtful first.

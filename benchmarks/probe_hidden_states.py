@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from calibrate_verifier import (
     FEATURES,
+    STEP_AUROC,
     Row,
     cross_validated,
     local_steps,
@@ -135,13 +136,12 @@ def main() -> None:
         )
     print(f"{args.cv}-fold cross-validated AUROC of step p vs step wrong (reference):")
     baseline = cross_validated(rows, FEATURES, "steps", args.cv)
-    key = "AUROC step p vs step wrong (reference)"
-    print(f"  {','.join(FEATURES)}: {baseline[key]:.3f}")
+    print(f"  {','.join(FEATURES)}: {baseline[STEP_AUROC]:.3f}")
     for k in (int(v) for v in args.components.split(",")):
         probe = with_components(rows, states, k)
         pcs = tuple(f"pc{j + 1}" for j in range(k))
-        alone = cross_validated(probe, pcs, "steps", args.cv)[key]
-        both = cross_validated(probe, (*pcs, *FEATURES), "steps", args.cv)[key]
+        alone = cross_validated(probe, pcs, "steps", args.cv)[STEP_AUROC]
+        both = cross_validated(probe, (*pcs, *FEATURES), "steps", args.cv)[STEP_AUROC]
         print(f"  probe, {k} components: {alone:.3f}; with {','.join(FEATURES)}: {both:.3f}")
 
 
