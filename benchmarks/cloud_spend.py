@@ -24,6 +24,13 @@ question that spent less than the cap is unchanged; one that spent more spends t
 and its answer either stays as it was ("kept") or, if it was right, turns wrong
 ("lost"). The two gap figures bracket what a capped run would recover, unless capping
 turns wrong answers right, which it can do only by chance.
+
+`--cloud-failure` asks whether any signal could have told, before the cloud was paid,
+the questions it cannot solve either: among the questions local alone gets wrong, the
+AUROC of each confidence (lower confidence, higher score) against cloud alone's answer
+being wrong too, from the steps both runs recorded. Signals read off the local solution
+or the cloud's first steps come before most of the spend; the cloud's whole solution
+comes after all of it.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
 from adaswitch_graph.datasets import Item
+from adaswitch_graph.report import auroc
 from adaswitch_graph.scoring import step_is_right
 
 GROUPS = ("local right", "gap: only cloud right", "neither right")
@@ -62,16 +70,14 @@ def first_step(steps: Sequence[Mapping[str, Any]], wanted: Any) -> Mapping[str, 
     return next((s for s in steps if wanted(s)), None)
 
 
-def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item | None) -> str:
+def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item) -> str:
     sent = first_step(system["trajectory"], lambda s: s["author"] == "cloud")
     if sent is None:
         return TIMINGS[0]
-    wrong = None
-    if item is not None:
-        # Records of runs that failed before the bench kept their steps have none.
-        wrong = first_step(
-            local.get("trajectory", []), lambda s: step_is_right(s["text"], item) is False
-        )
+    # Records of runs that failed before the bench kept their steps have none.
+    wrong = first_step(
+        local.get("trajectory", []), lambda s: step_is_right(s["text"], item) is False
+    )
     if wrong is None:
         return TIMINGS[4]
     order = (sent["index"] > wrong["index"]) - (sent["index"] < wrong["index"])
@@ -102,15 +108,28 @@ def breakdown(
     local, cloud, ours, shared, total = side_by_side(records, system)
     groups: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
     timings: dict[str, Counter[bool]] = {t: Counter() for t in TIMINGS}
+    unreferenced = 0
     for i in shared:
         g = group(local[i], cloud[i])
         groups[g]["n"] += 1
         groups[g]["right"] += bool(ours[i]["correct"])
         groups[g]["tokens"] += ours[i]["cloud_output_tokens"]
         groups[g]["cloud_tokens"] += cloud[i]["cloud_output_tokens"]
-        if g == GROUPS[1] and "trajectory" in ours[i]:
-            timings[timing(local[i], ours[i], items.get(i))][bool(ours[i]["correct"])] += 1
-    return {"n": len(shared), "total_tokens": total, "groups": groups, "timings": timings}
+        if g != GROUPS[1] or "trajectory" not in ours[i]:
+            continue
+        if i not in items:
+            # Without a worked solution (reasoning-gym items, --data files) no step of
+            # the local model's can be marked wrong, so its timing is unknown.
+            unreferenced += 1
+            continue
+        timings[timing(local[i], ours[i], items[i])][bool(ours[i]["correct"])] += 1
+    return {
+        "n": len(shared),
+        "total_tokens": total,
+        "groups": groups,
+        "timings": timings,
+        "unreferenced": unreferenced,
+    }
 
 
 def capped(records: Sequence[dict[str, Any]], system: str, caps: Sequence[int]) -> str:
@@ -139,6 +158,61 @@ def capped(records: Sequence[dict[str, Any]], system: str, caps: Sequence[int]) 
     return "\n".join(lines)
 
 
+def _doubt(steps: Sequence[Mapping[str, Any]], signal: str, worst: bool) -> float:
+    """How unsure `steps` were: minus the lowest `signal`, or minus its sum."""
+    values = [float(s["signals"][signal]) for s in steps]
+    return -(min(values) if worst else sum(values))
+
+
+FORESIGHT: dict[str, tuple[str, slice, str, bool]] = {
+    # name: (whose solution, which of its steps, signal, lowest rather than summed)
+    "local solution, digits (the verifier's signal)": (
+        "local",
+        slice(None),
+        "digits_logprob",
+        False,
+    ),
+    "local solution, lowest token (the cascade's)": ("local", slice(None), "min_logprob", True),
+    "cloud's first step, digits": ("cloud", slice(1), "digits_logprob", False),
+    "cloud's first two steps, digits": ("cloud", slice(2), "digits_logprob", False),
+    "cloud's whole solution, digits (after all its spend)": (
+        "cloud",
+        slice(None),
+        "digits_logprob",
+        False,
+    ),
+}
+
+
+def cloud_failure(records: Sequence[dict[str, Any]]) -> str:
+    """How well each `FORESIGHT` signal tells, among the questions local alone gets
+    wrong, those cloud alone gets wrong too from those it gets right."""
+    runs = {s: by_item(records, s) for s in ("local", "cloud")}
+    items = [
+        i
+        for i, local in runs["local"].items()
+        if not local["correct"]
+        and i in runs["cloud"]
+        # A failed run's answer is no model's answer, and its steps may stop short.
+        and all(runs[s][i].get("trajectory") and not runs[s][i]["error"] for s in runs)
+    ]
+    if not items:
+        raise SystemExit("no question that local alone got wrong has both runs' steps")
+    failed = [not runs["cloud"][i]["correct"] for i in items]
+    lines = [
+        f"of {len(items)} questions local alone got wrong, cloud alone got {sum(failed)} "
+        "wrong too; AUROC against those:",
+        "",
+        "| signal | AUROC |",
+        "|---|---|",
+    ]
+    for name, (source, steps, signal, worst) in FORESIGHT.items():
+        scores = [_doubt(runs[source][i]["trajectory"][steps], signal, worst) for i in items]
+        value = auroc(scores, failed)
+        lines.append(f"| {name} | {'-' if value is None else f'{value:.3f}'} |")
+    return "\n".join(lines)
+
+
 def render(system: str, found: Mapping[str, Any]) -> str:
     lines = [
         f"{system} on {found['n']} items",
@@ -151,8 +225,16 @@ def render(system: str, found: Mapping[str, Any]) -> str:
     for name, c in found["groups"].items():
         ours, alone = (100 * c[k] / found["total_tokens"] for k in ("tokens", "cloud_tokens"))
         lines.append(f"| {name} | {c['n']} | {c['right']} | {ours:.0f}% | {alone:.0f}% |")
+    unreferenced = found["unreferenced"]
+    if unreferenced:
+        lines += [
+            "",
+            f"(gap questions without a worked solution, so no step timing: {unreferenced})",
+        ]
     if not any(found["timings"].values()):
-        return "\n".join([*lines, "", "(its records keep no trajectory: no step timing)"])
+        if not unreferenced:
+            lines += ["", "(its records keep no trajectory: no step timing)"]
+        return "\n".join(lines)
     lines += ["", "| gap questions | n | gained |", "|---|---|---|"]
     for name, c in found["timings"].items():
         lines.append(f"| {name} | {c[True] + c[False]} | {c[True]} |")
@@ -174,6 +256,11 @@ def main() -> None:
         default=[],
         help="per-question cloud output token caps to bound from the records, e.g. 250,150",
     )
+    parser.add_argument(
+        "--cloud-failure",
+        action="store_true",
+        help="also score signals against cloud alone failing where local alone failed",
+    )
     args = parser.parse_args()
     records = read_records(args.results)
     found = breakdown(records, args.system, references(args.data_dir))
@@ -181,6 +268,9 @@ def main() -> None:
     if args.caps:
         print()
         print(capped(records, args.system, args.caps))
+    if args.cloud_failure:
+        print()
+        print(cloud_failure(records))
 
 
 if __name__ == "__main__":

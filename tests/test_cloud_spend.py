@@ -112,3 +112,83 @@ def test_caps_bracket_what_a_per_question_budget_could_recover(tmp_path: Path) -
     assert "| 30 | 1 | 49% | 60% | 40% |" in done.stdout
     # Cap 20: items 1, 2, 3, 5, 6 are over it (three of them right): 12 + 5 x 20 = 112.
     assert "| 20 | 5 | 40% | 60% | 0% |" in done.stdout
+
+
+def test_gap_questions_without_a_worked_solution_get_no_timing(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    # A reasoning-gym item: no reference solution to mark the local model's steps by.
+    gym = {"item": "gym:gsm_symbolic-0"}
+    with results.open("a") as sink:
+        for row in (
+            record("local", 0, False, trajectory=steps(("local", 7))),
+            record("cloud", 0, True, 40),
+            record("selfverify:0.5", 0, True, 24, trajectory=steps(("cloud", 5))),
+        ):
+            sink.write(json.dumps(row | gym) + "\n")
+    done = spend(str(results), "--system", "selfverify:0.5", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "| gap: only cloud right | 6 | 3 |" in done.stdout
+    assert "(gap questions without a worked solution, so no step timing: 1)" in done.stdout
+    # It is not counted as a question whose local steps the reference marks right.
+    assert "| first sent, no step marked wrong | 1 | 1 |" in done.stdout
+
+
+def solution(*digits: float, lowest: float = -0.1) -> list[dict[str, Any]]:
+    """Steps with these summed digit log-probabilities (and lowest token log-probability)."""
+    return [
+        {
+            "index": n,
+            "author": "local",
+            "text": "",
+            "signals": {"digits_logprob": d, "min_logprob": lowest},
+        }
+        for n, d in enumerate(digits, 1)
+    ]
+
+
+def test_cloud_failure_scores_what_was_known_before_the_spend(tmp_path: Path) -> None:
+    data, _ = write_bench(tmp_path)
+    # (local right?, cloud right?, local's steps, cloud's steps)
+    questions = [
+        # The cloud's first step is sure where it will fail, unsure where it succeeds;
+        # its later steps give its failures away.
+        (False, False, solution(-0.1), solution(-0.1, -3.0)),
+        (False, False, solution(-0.2), solution(-0.2, -2.0, -2.0)),
+        (False, True, solution(-1.0, lowest=-2.0), solution(-1.0, -0.1)),
+        (False, True, solution(-2.0, lowest=-3.0), solution(-2.0)),
+        # Left out: local right, and a record without steps.
+        (True, False, solution(-9.0), solution(-9.0)),
+        (False, False, solution(-9.0), None),
+    ]
+    rows = []
+    for n, (local_ok, cloud_ok, local_steps, cloud_steps) in enumerate(questions):
+        rows.append(record("local", n, local_ok, trajectory=local_steps))
+        kept = {} if cloud_steps is None else {"trajectory": cloud_steps}
+        rows.append(record("cloud", n, cloud_ok, 40, **kept))
+        rows.append(record("selfverify:0.5", n, local_ok, 0, trajectory=local_steps))
+    # Left out too: a local run that failed midway, keeping the steps it had.
+    rows.append(record("local", 6, False, trajectory=solution(-9.0), error="TimeoutError"))
+    rows.append(record("cloud", 6, False, 40, trajectory=solution(-9.0)))
+    rows.append(record("selfverify:0.5", 6, False, 0, trajectory=solution(-9.0)))
+    results = tmp_path / "failure.jsonl"
+    write_jsonl(results, rows)
+    done = spend(
+        str(results), "--system", "selfverify:0.5", "--data-dir", str(data), "--cloud-failure"
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "of 4 questions local alone got wrong, cloud alone got 2 wrong too" in out
+    assert "| local solution, digits (the verifier's signal) | 0.000 |" in out
+    assert "| local solution, lowest token (the cascade's) | 0.000 |" in out
+    assert "| cloud's first step, digits | 0.000 |" in out
+    assert "| cloud's first two steps, digits | 1.000 |" in out
+    assert "| cloud's whole solution, digits (after all its spend) | 1.000 |" in out
+
+
+def test_cloud_failure_without_scorable_questions_is_an_error(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    done = spend(
+        str(results), "--system", "selfverify:0.5", "--data-dir", str(data), "--cloud-failure"
+    )
+    assert done.returncode != 0
+    assert "no question that local alone got wrong has both runs' steps" in done.stderr
