@@ -5,6 +5,9 @@ Systems (`parse_system`):
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
 - any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
   `random:0.2`): AdaSwitch;
+- `reprompted-` before a policy spec: the same, with the cloud asked afresh to rewrite
+  the flagged draft, which it is shown (as a hosted API is asked), instead of continuing
+  the solution (as the embedded server, vLLM and Ollama do);
 - `random`: `RandomPolicy` at the rate of steps the matched AdaSwitch system sent to
   the cloud, computed from its records;
 - `cascade`: the query-level cascade (local answers the whole question; the least
@@ -70,6 +73,7 @@ PLAIN_SYSTEMS = tuple(kind for kind in get_args(SystemKind) if kind != "adaswitc
 """The systems named by their kind alone; every other spec is a policy."""
 SAMPLED = "sampled-"
 JUDGED = "judged-"
+REPROMPTED = "reprompted-"
 Progress = Callable[[str, int, int], None]
 """Called with (system, items done, items in all) as items finish."""
 
@@ -85,6 +89,9 @@ class System:
     """Its local steps are sampled `BenchSetup.samples` times (`sampled-` specs)."""
     judged: bool = False
     """The local model also judges each of its steps yes/no (`judged-` specs)."""
+    reprompted: bool = False
+    """The cloud rewrites a flagged draft it is shown instead of continuing the solution
+    (`reprompted-` specs): what a cloud that cannot continue a message does."""
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
@@ -92,13 +99,15 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
     `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
     `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
     every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
-    alone), and `judged-` has the local model judge each of its steps (`judged-local`);
-    the two combine (`judged-sampled-local`)."""
+    alone), `judged-` has the local model judge each of its steps (`judged-local`), and
+    `reprompted-` has the cloud rewrite the draft it is shown rather than continue the
+    solution (`reprompted-selfverify:0.44`); they combine (`judged-sampled-local`)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
     policy, options = name, set[str]()
-    while prefix := next((p for p in (SAMPLED, JUDGED) if policy.startswith(p)), None):
+    prefixes = (SAMPLED, JUDGED, REPROMPTED)
+    while prefix := next((p for p in prefixes if policy.startswith(p)), None):
         policy, options = policy.removeprefix(prefix), options | {prefix}
     return System(
         name,
@@ -107,6 +116,7 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
         sweep,
         sampled=SAMPLED in options,
         judged=JUDGED in options,
+        reprompted=REPROMPTED in options,
     )
 
 
@@ -305,6 +315,7 @@ async def _run_system(
             verifier=setup.verifier if system.kind == "adaswitch" else None,
             samples=setup.samples if system.sampled else 0,
             judge=system.judged,
+            cloud_prefill=False if system.reprompted else None,
         )
     # The checkpoints keep what a run had done when it failed: its steps and its usage
     # (the cloud calls it made) still reach the record.

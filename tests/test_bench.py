@@ -23,8 +23,17 @@ from adaswitch_graph.bench import (
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.policies import RandomPolicy, SelfVerifyPolicy
-from tests.conftest import TEST_VERIFIER
-from tests.fakes import CONFIDENT, UNSURE, ScriptedChatModel, asked_step, reply
+from tests.conftest import QUESTION, TEST_VERIFIER
+from tests.fakes import (
+    CONFIDENT,
+    SHAKY_RUN,
+    UNSURE,
+    ScriptedChatModel,
+    asked_step,
+    reply,
+    scripted_cloud,
+    scripted_local,
+)
 
 ITEMS = [Item(f"q{a}", f"What is {a} plus 10?", str(a + 10), "number") for a in range(1, 7)]
 """Local gets the odd ones wrong (and is unsure of them); the cloud gets all right."""
@@ -252,3 +261,29 @@ def test_the_step_oracle_sends_exactly_the_steps_off_the_reference(tmp_path: Pat
 def test_the_step_oracle_needs_worked_solutions(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="oracle-steps reads the items' worked solutions"):
         run_bench(ITEMS, [parse_system("oracle-steps")], tmp_path / "r.jsonl", setup())
+
+
+def test_reprompted_systems_show_the_cloud_the_draft_instead_of_continuing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As with the embedded server: both backends continue an assistant message.
+    monkeypatch.setattr("adaswitch_graph.graph.supports_prefill", lambda model: True)
+    spec = parse_system("reprompted-selfverify:0.5")
+    assert spec.reprompted and spec.kind == "adaswitch" and spec.policy == SelfVerifyPolicy(0.5)
+    assert parse_system("sampled-reprompted-selfverify:0.5").sampled
+    assert not parse_system("selfverify:0.5").reprompted
+    asked: dict[str, list[BaseMessage]] = {}
+    for name in ("selfverify:0.5", "reprompted-selfverify:0.5"):
+        cloud = scripted_cloud()
+        items = [Item("q1", QUESTION, "72", "number")]
+        bench = BenchSetup(
+            local=scripted_local(SHAKY_RUN), cloud=cloud, verifier=TEST_VERIFIER, reuse=False
+        )
+        run_bench(items, [parse_system(name)], tmp_path / f"{name}.jsonl", bench)
+        asked[name] = cloud.calls[0]["messages"]
+    continued, reprompted = asked["selfverify:0.5"], asked["reprompted-selfverify:0.5"]
+    assert continued[-1].type == "ai" and "Draft of Step" not in continued[-1].text
+    assert reprompted[-1].type == "human"
+    assert (
+        "Draft of Step 2 (it may be wrong):\nAltogether 48 + 24 = 62 clips." in reprompted[-1].text
+    )
