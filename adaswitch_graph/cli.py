@@ -217,8 +217,9 @@ def bench(
         str,
         typer.Option(
             help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
-            "every local step, judged-SPEC has the local model judge each one), random, "
-            "cascade, oracle, oracle-steps."
+            "every local step, judged-SPEC has the local model judge each one, "
+            "reprompted-SPEC shows the cloud the draft to rewrite instead of having it "
+            "continue), random, cascade, oracle, oracle-steps."
         ),
     ] = "local,cloud,selfverify,random,cascade",
     sweep: Annotated[

@@ -133,6 +133,32 @@ def test_a_real_cloud_that_takes_over_writes_every_later_step_undrafted() -> Non
     assert result["final_answer"]
 
 
+def test_a_real_cloud_that_cannot_continue_rewrites_the_draft_it_is_shown() -> None:
+    # A hosted API is re-prompted (cloud_prefill=False); the 0.5B behind a counting
+    # proxy stands in for it: the test checks what is sent and kept, not quality.
+    server = embedded_server(LOCAL)
+    with CountingProxy(server.url) as proxy:
+        cloud = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1")
+        local = resolve_model(f"embedded:{LOCAL}")
+        policy = SelfVerifyPolicy(threshold=0.0)  # flags every step
+        agent = create_adaswitch_agent(
+            local, cloud, policy=policy, max_steps=2, cloud_prefill=False
+        )
+        result = agent.invoke({"messages": [("user", SIMPLE)]})
+    steps = result["steps"]
+    assert len(proxy.bodies) == result["usage"]["cloud"]["calls"] == len(steps)
+    for step, body in zip(steps, proxy.bodies, strict=True):
+        asked = body["messages"][-1]
+        assert asked["role"] == "user"
+        assert (
+            f"Draft of Step {step['index']} (it may be wrong):\n{step['draft']}" in asked["content"]
+        )
+        assert step["author"] == "cloud" and step["text"]
+        assert not step["text"].startswith("Step")  # the label is not kept in the text
+    sent = sum(len(m["content"]) for b in proxy.bodies for m in b["messages"])
+    assert result["usage"]["cloud"]["input_chars"] == sent
+
+
 LOOPS = (
     "At 8:00, 5000 people lined up at a polling station to cast their vote on election "
     "day. By midday 2/5 of the people had voted and by 16:00 2/3 of the remaining people "
