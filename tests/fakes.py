@@ -134,15 +134,15 @@ def asked_step(messages: Sequence[BaseMessage]) -> int:
 def scripted_cloud(
     respond: Callable[[int, str], AIMessage | str] | None = None,
 ) -> ScriptedChatModel:
-    """A cloud model that rewrites the step it is asked for, or writes it when asked
-    for the next step with no draft: by default `Step N: fixed N`, or
-    `respond(step_number, draft_text)` (draft_text "" when there is none)."""
+    """A cloud model that writes the step it is asked for: by default `Step N: fixed N`,
+    or `respond(step_number, draft_text)`, where draft_text is the draft a prompt of
+    one's own showed it ("" when the prompt shows none, as the default does)."""
 
     def reply_to(messages: list[BaseMessage], _: int) -> AIMessage | str:
         prompt = messages[-1].text
         index = asked_step(messages)
         draft = re.search(r"\(it may be wrong\):\n(.*)\n\nWrite Step", prompt, re.S)
-        assert draft is not None or "Write only Step" in prompt, f"unexpected: {prompt!r}"
+        assert re.search(r"Write (only )?Step \d+", prompt), f"unexpected: {prompt!r}"
         if respond is not None:
             return respond(index, draft.group(1) if draft else "")
         return reply(f"Step {index}: fixed {index}", min_logprob=None)

@@ -52,9 +52,9 @@ def test_flagged_steps_get_exactly_one_cloud_call_each(build: Any) -> None:
     flagged_drafts = {2: "Altogether 48 + 24 = 62 clips.", 3: "So she sold 96 clips."}
 
     def correct(index: int, draft: str) -> Any:
-        # The cloud must only ever see the drafts the local model was unsure of.
-        if flagged_drafts.get(index) != draft:
-            raise AssertionError(f"cloud called for an unflagged step {index}: {draft!r}")
+        # The cloud must only ever be asked for the steps the local model was unsure of.
+        if index not in flagged_drafts:
+            raise AssertionError(f"cloud called for an unflagged step {index}")
         return reply(f"Step {index}: fixed {index}", min_logprob=None)
 
     cloud = scripted_cloud(correct)
@@ -70,13 +70,15 @@ def test_flagged_steps_get_exactly_one_cloud_call_each(build: Any) -> None:
     assert result["usage"]["cloud"]["calls"] == 2
 
 
-def test_cloud_sees_question_trajectory_and_draft(build: Any) -> None:
+def test_cloud_sees_question_and_trajectory_but_not_the_draft(build: Any) -> None:
     cloud = scripted_cloud()
     build(scripted_local(SHAKY_RUN), cloud).invoke(ask())
     first = cloud.calls[0]["messages"][-1].text
     assert "Natalia sold 48 clips" in first
     assert "Step 1: In May she sold 48 / 2 = 24 clips." in first
-    assert "Altogether 48 + 24 = 62 clips." in first
+    assert "Write Step 2." in first
+    # Shown the flagged draft, a model tends to copy it.
+    assert "48 + 24 = 62" not in first
     second = cloud.calls[1]["messages"][-1].text
     assert "Step 2: fixed 2" in second  # the corrected step is what the cloud builds on
 
@@ -154,14 +156,17 @@ def test_cloud_failure_degrades_to_the_local_step(build: Any) -> None:
 
 
 def test_a_step_the_cloud_fails_to_write_alone_is_drafted_locally(build: Any) -> None:
+    asked: list[int] = []
+
     def once_down(index: int, draft: str) -> Any:
-        if index == 2 and not draft:
+        asked.append(index)
+        if asked == [1, 2]:
             raise ConnectionError("cloud unreachable")
         return f"Step {index}: fixed {index}" + "\nAnswer: 72" * (index == 2)
 
     local, cloud = scripted_local(GOOD_RUN), scripted_cloud(once_down)
     result = build(local, cloud, policy=AlwaysCloud()).invoke(ask())
-    # The local model drafts step 2, and the cloud, asked again, corrects that draft.
+    # The local model drafts step 2, and the cloud, asked again, rewrites it.
     assert [asked_step(c["messages"]) for c in local.calls] == [2]
     assert [s["author"] for s in result["steps"]] == ["cloud", "cloud"]
     assert result["steps"][1]["draft"] == "Altogether 48 + 24 = 72 clips.\nAnswer: 72"

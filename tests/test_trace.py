@@ -35,7 +35,7 @@ def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path
     assisted = run.of("assisted")
     assert [e["index"] for e in assisted] == [2, 3]
     assert assisted[0]["sent"][-1]["role"] == "human"
-    assert "48 + 24 = 62" in assisted[0]["sent"][-1]["content"]
+    assert assisted[0]["sent"][-1]["content"].endswith("Write Step 2.")
     assert (
         sum(e["usage"]["cloud"]["input_chars"] for e in assisted)
         == (result["usage"]["cloud"]["input_chars"])
