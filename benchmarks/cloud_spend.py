@@ -6,7 +6,9 @@ gain it did gain, from a bench results file that also holds `local` and `cloud`:
 
 The questions fall in three groups by what local alone and cloud alone got: right
 locally (the cloud can only lose them), the gap (only the cloud gets them right), and
-neither. A router that knew the groups would spend every cloud token on the gap.
+neither. A router that knew the groups would spend every cloud token on the gap. It
+also counts the cloud steps that left the local draft they replaced word for word as it
+was: tokens spent to change nothing.
 
 Gap questions are then split by when the system first sent a step to the cloud,
 against the first step of the local model's own solution that the reference marks
@@ -109,6 +111,14 @@ def breakdown(
     groups: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
     timings: dict[str, Counter[bool]] = {t: Counter() for t in TIMINGS}
     unreferenced = 0
+    # Cloud steps that replaced a local draft, and those that left it word for word as
+    # it was: tokens spent to change nothing.
+    rewrites = [
+        (s["text"].strip(), s["draft"].strip())
+        for i in shared
+        for s in ours[i].get("trajectory", [])
+        if s["author"] == "cloud" and s.get("draft")
+    ]
     for i in shared:
         g = group(local[i], cloud[i])
         groups[g]["n"] += 1
@@ -129,6 +139,8 @@ def breakdown(
         "groups": groups,
         "timings": timings,
         "unreferenced": unreferenced,
+        "rewrites": len(rewrites),
+        "copies": sum(text == draft for text, draft in rewrites),
     }
 
 
@@ -225,6 +237,12 @@ def render(system: str, found: Mapping[str, Any]) -> str:
     for name, c in found["groups"].items():
         ours, alone = (100 * c[k] / found["total_tokens"] for k in ("tokens", "cloud_tokens"))
         lines.append(f"| {name} | {c['n']} | {c['right']} | {ours:.0f}% | {alone:.0f}% |")
+    if found["rewrites"]:
+        lines += [
+            "",
+            f"cloud steps identical to the local draft they replaced: {found['copies']} "
+            f"of {found['rewrites']}",
+        ]
     unreferenced = found["unreferenced"]
     if unreferenced:
         lines += [

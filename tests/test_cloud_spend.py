@@ -192,3 +192,20 @@ def test_cloud_failure_without_scorable_questions_is_an_error(tmp_path: Path) ->
     )
     assert done.returncode != 0
     assert "no question that local alone got wrong has both runs' steps" in done.stderr
+
+
+def test_counts_the_cloud_steps_that_left_the_draft_as_it_was(tmp_path: Path) -> None:
+    data, results = write_bench(tmp_path)
+    copied = {"index": 1, "author": "cloud", "text": "2 + 3 = 7", "draft": "2 + 3 = 7 "}
+    fixed = {"index": 2, "author": "cloud", "text": "2 + 3 = 5", "draft": "2 + 3 = 7"}
+    undrafted = {"index": 3, "author": "cloud", "text": "2 + 3 = 5", "draft": ""}
+    kept = {"index": 4, "author": "local", "text": "2 + 3 = 7", "draft": "2 + 3 = 7"}
+    with results.open("a") as sink:
+        for n in range(7):
+            row = record("copier", n, False, 10, trajectory=[copied, fixed, undrafted, kept])
+            sink.write(json.dumps(row) + "\n")
+    done = spend(str(results), "--system", "copier", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "cloud steps identical to the local draft they replaced: 7 of 14" in done.stdout
+    plain = spend(str(results), "--system", "selfverify:0.5", "--data-dir", str(data))
+    assert "identical to the local draft" not in plain.stdout  # its steps keep no drafts
