@@ -5,9 +5,9 @@ Systems (`parse_system`):
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
 - any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
   `random:0.2`): AdaSwitch;
-- `reprompted-` before a policy spec: the same, with the cloud asked afresh to rewrite
-  the flagged draft, which it is shown (as a hosted API is asked), instead of continuing
-  the solution (as the embedded server, vLLM and Ollama do);
+- `reprompted-` before a policy spec: the same, with the cloud asked afresh for the
+  flagged step (as a hosted API is asked) instead of continuing the solution (as the
+  embedded server, vLLM and Ollama do);
 - `random`: `RandomPolicy` at the rate of steps the matched AdaSwitch system sent to
   the cloud, computed from its records;
 - `cascade`: the query-level cascade (local answers the whole question; the least
@@ -90,8 +90,8 @@ class System:
     judged: bool = False
     """The local model also judges each of its steps yes/no (`judged-` specs)."""
     reprompted: bool = False
-    """The cloud rewrites a flagged draft it is shown instead of continuing the solution
-    (`reprompted-` specs): what a cloud that cannot continue a message does."""
+    """The cloud is asked afresh for a flagged step instead of continuing the solution
+    (`reprompted-` specs): what a cloud that cannot continue a message is asked."""
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
@@ -100,7 +100,7 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
     `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
     every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
     alone), `judged-` has the local model judge each of its steps (`judged-local`), and
-    `reprompted-` has the cloud rewrite the draft it is shown rather than continue the
+    `reprompted-` has the cloud asked afresh for the step rather than continue the
     solution (`reprompted-selfverify:0.44`); they combine (`judged-sampled-local`)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:

@@ -218,7 +218,7 @@ def bench(
         typer.Option(
             help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
             "every local step, judged-SPEC has the local model judge each one, "
-            "reprompted-SPEC shows the cloud the draft to rewrite instead of having it "
+            "reprompted-SPEC asks the cloud afresh for the step instead of having it "
             "continue), random, cascade, oracle, oracle-steps."
         ),
     ] = "local,cloud,selfverify,random,cascade",

@@ -1,9 +1,9 @@
 """`cloud_assist`: the cloud model writes one flagged step, in the same format.
 
 A cloud backend that continues the assistant's own message (llama.cpp, vLLM, Ollama)
-gets the same step prompt as the local model and continues the solution so far, without
-the draft: shown the draft, a model tends to copy its mistake. Other backends are asked
-to rewrite the draft, which they see marked as possibly wrong.
+gets the same step prompt as the local model and continues the solution so far. Other
+backends are asked afresh for the step (`prompts.cloud`). Neither is shown the local
+draft: shown it, a model tends to copy it (prompts/cloud.py).
 
 It is reached for steps the policy flagged and the budget allows, and, without a
 draft, for steps a policy gives the cloud whatever the local model would write

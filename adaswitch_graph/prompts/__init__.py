@@ -26,7 +26,8 @@ class AdaSwitchPrompts:
     - `local_next`, `answer`: `question`, `solution`, `index`
     - `local_retry`: `question`, `solution`, `index`, `draft`
     - `judge`: `question`, `solution`, `index`, `step`
-    - `cloud`: `question`, `solution`, `index`, `draft`
+    - `cloud`: `question`, `solution`, `index`, `draft` (the default does not show the
+      draft)
     - `tools` (added to the system message when the graph has tools): `tools` (one
       "name: description" line each), `example` (the first tool's name)
     """
