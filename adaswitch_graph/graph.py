@@ -127,8 +127,8 @@ def create_adaswitch_graph(
         prefill: whether the local backend continues a trailing assistant message;
             detected from the model when None.
         cloud_prefill: the same for the cloud backend; when True the cloud continues
-            the solution so far, else it is asked afresh for the step (the default
-            `cloud` prompt shows it neither way the local draft).
+            the solution so far, else it is asked afresh for the step (`prompts.cloud`).
+            Either way the default prompts do not show it the local draft.
         state_schema: a state class extending `AdaSwitchState`.
         tools: LangChain tools (or plain functions, made tools) a step may call by
             ending with `Action: name[input]`; the graph then gains a `tools` node, and
