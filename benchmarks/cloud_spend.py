@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from adaswitch_graph.bench import item_records, read_records
+from adaswitch_graph.bench import item_records, local_confidence, read_records
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.report import auroc
 from adaswitch_graph.scoring import step_is_right
@@ -170,28 +170,23 @@ def capped(records: Sequence[dict[str, Any]], system: str, caps: Sequence[int]) 
     return "\n".join(lines)
 
 
-def _doubt(steps: Sequence[Mapping[str, Any]], signal: str, worst: bool) -> float:
-    """How unsure `steps` were: minus the lowest `signal`, or minus its sum."""
-    values = [float(s["signals"][signal]) for s in steps]
-    return -(min(values) if worst else sum(values))
+def _digit_doubt(steps: Sequence[Mapping[str, Any]]) -> float:
+    """How unsure `steps` were of their digits: minus their summed digit log-probability
+    (the verifier's signal)."""
+    return -sum(float(s["signals"]["digits_logprob"]) for s in steps)
 
 
-FORESIGHT: dict[str, tuple[str, slice, str, bool]] = {
-    # name: (whose solution, which of its steps, signal, lowest rather than summed)
-    "local solution, digits (the verifier's signal)": (
-        "local",
-        slice(None),
-        "digits_logprob",
-        False,
+Run = dict[str, Any]
+FORESIGHT: dict[str, Callable[[Run, Run], float]] = {
+    # name: doubt from (local alone's record, cloud alone's record)
+    "local solution, digits (the verifier's signal)": lambda local, _: _digit_doubt(
+        local["trajectory"]
     ),
-    "local solution, lowest token (the cascade's)": ("local", slice(None), "min_logprob", True),
-    "cloud's first step, digits": ("cloud", slice(1), "digits_logprob", False),
-    "cloud's first two steps, digits": ("cloud", slice(2), "digits_logprob", False),
-    "cloud's whole solution, digits (after all its spend)": (
-        "cloud",
-        slice(None),
-        "digits_logprob",
-        False,
+    "local solution, lowest token (the cascade's)": lambda local, _: -local_confidence(local),
+    "cloud's first step, digits": lambda _, cloud: _digit_doubt(cloud["trajectory"][:1]),
+    "cloud's first two steps, digits": lambda _, cloud: _digit_doubt(cloud["trajectory"][:2]),
+    "cloud's whole solution, digits (after all its spend)": lambda _, cloud: _digit_doubt(
+        cloud["trajectory"]
     ),
 }
 
@@ -218,9 +213,8 @@ def cloud_failure(records: Sequence[dict[str, Any]]) -> str:
         "| signal | AUROC |",
         "|---|---|",
     ]
-    for name, (source, steps, signal, worst) in FORESIGHT.items():
-        scores = [_doubt(runs[source][i]["trajectory"][steps], signal, worst) for i in items]
-        value = auroc(scores, failed)
+    for name, doubt in FORESIGHT.items():
+        value = auroc([doubt(runs["local"][i], runs["cloud"][i]) for i in items], failed)
         lines.append(f"| {name} | {'-' if value is None else f'{value:.3f}'} |")
     return "\n".join(lines)
 
