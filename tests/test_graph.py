@@ -83,6 +83,16 @@ def test_cloud_sees_question_and_trajectory_but_not_the_draft(build: Any) -> Non
     assert "Step 2: fixed 2" in second  # the corrected step is what the cloud builds on
 
 
+def test_a_cloud_that_echoes_the_request_for_the_next_step_is_cut_there(build: Any) -> None:
+    # The bundled 1.5B, asked afresh, sometimes repeats "Write Step N+1." and writes on.
+    cloud = scripted_cloud(
+        lambda index, _: reply(f"Step {index}: 48 + 24 = 72\n\nWrite Step {index + 1}. More")
+    )
+    result = build(scripted_local(SHAKY_RUN), cloud).invoke(ask())
+    assert result["steps"][1]["text"] == "48 + 24 = 72"
+    assert all("\nWrite Step " in call["stop"] for call in cloud.calls)
+
+
 def test_budget_caps_cloud_calls(build: Any) -> None:
     cloud = scripted_cloud()
     result = build(scripted_local(SHAKY_RUN), cloud, budget=Budget(max_cloud_calls=1)).invoke(ask())
@@ -261,7 +271,7 @@ def test_prefill_continues_the_models_own_solution(build: Any) -> None:
     result = build(local, scripted_cloud(), prefill=True).invoke(ask())
     assert seen == ["Step 1:", "Step 1: 48 / 2 = 24.\nStep 2:"]
     assert all(c["messages"][-1].type == "ai" for c in local.calls)
-    assert all(c["stop"] == ["\nStep "] for c in local.calls)
+    assert all(c["stop"] == ["\nStep ", "\nWrite Step "] for c in local.calls)
     assert [s["text"] for s in result["steps"]] == ["48 / 2 = 24.", "48 + 24 = 72.\nAnswer: 72"]
     assert result["usage"]["local"]["output_chars"] == len(" 48 / 2 = 24.\n") + len(
         " 48 + 24 = 72.\nAnswer: 72"

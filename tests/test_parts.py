@@ -228,6 +228,12 @@ def test_judge_verdicts() -> None:
         ("Corrected Step 2: 10 - 4 = 6", "", "10 - 4 = 6"),
         ("### Step 2. x = 1\n### Step 3. y", "", "x = 1"),
         ("prior\nStep 2: a", "prior\nStep 2:", "a"),
+        # a re-prompted model echoing the request for the next step, then writing it
+        (
+            "50 / 60 = 0.83 hours\n\nWrite Step 3. Calculate pay.\n12 * 0.83",
+            "",
+            "50 / 60 = 0.83 hours",
+        ),
     ],
 )
 def test_clean_step(raw: str, prefix: str, expected: str) -> None:

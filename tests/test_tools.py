@@ -57,7 +57,7 @@ def test_the_observation_joins_the_trajectory() -> None:
     )
     # ...was told about the tool, and stops where the observation is due.
     assert "calculator: Evaluates arithmetic" in local.calls[0]["messages"][0].text
-    assert local.calls[0]["stop"] == ["\nStep ", "\nObservation:"]
+    assert local.calls[0]["stop"] == ["\nStep ", "\nWrite Step ", "\nObservation:"]
     assert result["final_answer"] == "72"
 
 
