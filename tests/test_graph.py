@@ -93,6 +93,18 @@ def test_a_cloud_that_echoes_the_request_for_the_next_step_is_cut_there(build: A
     assert all("\nWrite Step " in call["stop"] for call in cloud.calls)
 
 
+def test_a_local_model_that_echoes_the_request_for_the_next_step_is_cut_there(build: Any) -> None:
+    # A local backend that cannot continue is asked "Write only Step N, as ..." afresh.
+    echoing = [
+        reply("Step 1: 48 / 2 = 24.\nWrite only Step 2, as 'Step 2: ...'.\n48 + 24 = 72"),
+        reply("Step 2: 48 + 24 = 72.\nAnswer: 72"),
+    ]
+    local = scripted_local(echoing)
+    result = build(local, scripted_cloud()).invoke(ask())
+    assert result["steps"][0]["text"] == "48 / 2 = 24."
+    assert all("\nWrite only Step " in call["stop"] for call in local.calls)
+
+
 def test_budget_caps_cloud_calls(build: Any) -> None:
     cloud = scripted_cloud()
     result = build(scripted_local(SHAKY_RUN), cloud, budget=Budget(max_cloud_calls=1)).invoke(ask())
@@ -271,7 +283,7 @@ def test_prefill_continues_the_models_own_solution(build: Any) -> None:
     result = build(local, scripted_cloud(), prefill=True).invoke(ask())
     assert seen == ["Step 1:", "Step 1: 48 / 2 = 24.\nStep 2:"]
     assert all(c["messages"][-1].type == "ai" for c in local.calls)
-    assert all(c["stop"] == ["\nStep ", "\nWrite Step "] for c in local.calls)
+    assert all(c["stop"] == ["\nStep ", "\nWrite Step ", "\nWrite only Step "] for c in local.calls)
     assert [s["text"] for s in result["steps"]] == ["48 / 2 = 24.", "48 + 24 = 72.\nAnswer: 72"]
     assert result["usage"]["local"]["output_chars"] == len(" 48 / 2 = 24.\n") + len(
         " 48 + 24 = 72.\nAnswer: 72"

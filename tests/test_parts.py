@@ -234,6 +234,7 @@ def test_judge_verdicts() -> None:
             "",
             "50 / 60 = 0.83 hours",
         ),
+        ("24 clips\nWrite only Step 3, as 'Step 3: ...'.\n72", "", "24 clips"),
     ],
 )
 def test_clean_step(raw: str, prefix: str, expected: str) -> None:

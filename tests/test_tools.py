@@ -57,7 +57,12 @@ def test_the_observation_joins_the_trajectory() -> None:
     )
     # ...was told about the tool, and stops where the observation is due.
     assert "calculator: Evaluates arithmetic" in local.calls[0]["messages"][0].text
-    assert local.calls[0]["stop"] == ["\nStep ", "\nWrite Step ", "\nObservation:"]
+    assert local.calls[0]["stop"] == [
+        "\nStep ",
+        "\nWrite Step ",
+        "\nWrite only Step ",
+        "\nObservation:",
+    ]
     assert result["final_answer"] == "72"
 
 
