@@ -22,7 +22,8 @@ _LABEL = re.compile(
     r"^\s*(?:#+\s*)?(?:\*\*)?\s*(?:corrected\s+)?step\s*\d+\s*[:.)]\s*(?:\*\*)?\s*", re.I
 )
 _NEXT_STEP = re.compile(
-    r"\n\s*(?:#+\s*)?(?:\*\*)?\s*(?:write\s+(?:only\s+)?)?step\s*\d+\s*[:.),]", re.I
+    r"\n\s*(?:#+\s*)?(?:\*\*)?\s*(?:step\s*\d+\s*[:.)]|write\s+(?:only\s+)?step\s*\d+\s*[:.),])",
+    re.I,
 )
 _ANSWER = re.compile(
     r"(?:^|\n)\s*(?:\*\*)?\s*(?:final\s+)?answer\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<a>[^\n]*)",

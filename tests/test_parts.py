@@ -235,6 +235,8 @@ def test_judge_verdicts() -> None:
             "50 / 60 = 0.83 hours",
         ),
         ("24 clips\nWrite only Step 3, as 'Step 3: ...'.\n72", "", "24 clips"),
+        # a line that only mentions steps is not a marker
+        ("5 in all\nStep 1, 2 and 3 give 5", "", "5 in all\nStep 1, 2 and 3 give 5"),
     ],
 )
 def test_clean_step(raw: str, prefix: str, expected: str) -> None:
