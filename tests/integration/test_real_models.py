@@ -178,6 +178,25 @@ def test_a_real_model_that_restates_a_step_is_stopped() -> None:
     assert result["final_answer"]
 
 
+def test_a_real_cloud_that_restates_a_step_ends_the_run() -> None:
+    # The 0.5B stands in for a cloud that loops: taking over every step of LOOPS, it is
+    # asked exactly what the local model is asked there, and restates a step the same way.
+    server = embedded_server(LOCAL)
+    max_steps = 30
+    with CountingProxy(server.url) as proxy:
+        cloud = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1")
+        local = resolve_model(f"embedded:{LOCAL}")
+        agent = create_adaswitch_agent(local, cloud, policy=AlwaysCloud(), max_steps=max_steps)
+        result = agent.invoke({"messages": [("user", LOOPS)]})
+    steps = result["steps"]
+    texts = [s["text"] for s in steps]
+    assert all(s["author"] == "cloud" and s["draft"] == "" for s in steps)
+    assert texts[-1] in texts[:-1] and len(set(texts[:-1])) == len(texts) - 1
+    assert len(steps) < max_steps
+    assert sum(proxy.requests.values()) == result["usage"]["cloud"]["calls"] == len(steps)
+    assert result["final_answer"]
+
+
 def test_sampled_steps_reach_the_real_server_and_the_signal() -> None:
     server = embedded_server(LOCAL)
     with CountingProxy(server.url) as proxy:
