@@ -41,6 +41,9 @@ class Row:
     """Local input + output tokens per question."""
     cloud_tokens: float
     """Cloud input + output tokens per question."""
+    cloud_chars_sent: float
+    """Characters sent to the cloud per question, every message of every call: the text
+    that leaves the machine (fewer output tokens can cost more of it, in more calls)."""
     cost_per_1k: float
     """USD per 1000 questions."""
     items_per_min: float | None
@@ -111,6 +114,7 @@ def summarize(
                 cloud_output_share=None,
                 local_tokens=_mean(rs, "local_input_tokens") + _mean(rs, "local_output_tokens"),
                 cloud_tokens=_mean(rs, "cloud_input_tokens") + _mean(rs, "cloud_output_tokens"),
+                cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
                 items_per_min=speed.get(system),
                 gap_recovered=None,
@@ -208,6 +212,7 @@ COLUMNS = (
     "cloud out tok. vs cloud alone",
     "local tok./q",
     "cloud tok./q",
+    "chars sent to cloud/q",
     "$/1k q",
     "items/min",
     "calls reused",
@@ -228,6 +233,7 @@ def row_cells(row: Row) -> list[str]:
         "-" if row.cloud_output_share is None else f"{row.cloud_output_share:.0%}",
         f"{row.local_tokens:.0f}",
         f"{row.cloud_tokens:.0f}",
+        f"{row.cloud_chars_sent:.0f}",
         f"{row.cost_per_1k:.3f}",
         "-" if row.items_per_min is None else f"{row.items_per_min:.1f}",
         f"{row.reused:.0%}",

@@ -54,6 +54,7 @@ def records() -> list[dict[str, Any]]:
                 cloud_calls=2,
                 cloud_output_tokens=40,
                 cloud_input_tokens=200,
+                cloud_input_chars=900 if i < 5 else 700,
             )
         )
         rs.append(
@@ -86,6 +87,7 @@ def test_summary_arithmetic() -> None:
     assert sv.cloud_calls == pytest.approx(0.4)
     assert sv.steps == 2.0
     assert local.local_tokens == 150 and cloud.cloud_tokens == 240
+    assert (cloud.cloud_chars_sent, local.cloud_chars_sent) == (800, 0)
     assert cloud.cloud_step_rate == 1.0
     # USD per 1000 questions: (200 * 1 + 40 * 2) / 1e6 per question.
     assert cloud.cost_per_1k == pytest.approx(1000 * 280 / 1e6)
@@ -105,6 +107,7 @@ def test_fixed_and_lost_count_questions_against_local_alone() -> None:
     assert (sv.fixed, sv.lost) == (2, 1)
     assert "| selfverify:0.3 | 10 | 30.0% " in markdown_table([sv])
     assert "| 2 / 1 | 0.00 | 2.0 |" in markdown_table([sv])
+    assert "| cloud tok./q | chars sent to cloud/q |" in markdown_table([sv])
 
 
 def test_wilson_interval() -> None:
