@@ -36,11 +36,12 @@ from calibrate_verifier import (
     step_parser,
     step_rows,
 )
+from langchain_core.messages import convert_to_openai_messages
 
 from adaswitch_graph.bundled import model_path
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.embedded import DEFAULT_LOCAL, _free_port, cpu_threads
-from adaswitch_graph.prompts.local import LOCAL_SYSTEM
+from adaswitch_graph.prompts.local import LOCAL_PROMPT
 from adaswitch_graph.steps import render_steps
 
 
@@ -79,10 +80,7 @@ def hidden_states(steps: Sequence[tuple[str, str]]) -> np.ndarray:
     # One request per item: its steps share the question, so the prompt is rendered once.
     per_item = [(q, [p for _, p in group]) for q, group in groupby(steps, key=itemgetter(0))]
     for n, (question, prefixes) in enumerate(per_item):
-        messages = [
-            {"role": "system", "content": LOCAL_SYSTEM},
-            {"role": "user", "content": question},
-        ]
+        messages = convert_to_openai_messages(LOCAL_PROMPT.format_messages(question=question))
         head = _post(f"{base}/apply-template", {"messages": messages})["prompt"]
         data = _post(f"{base}/v1/embeddings", {"input": [head + p for p in prefixes]})
         vectors += [row["embedding"] for row in data["data"]]
