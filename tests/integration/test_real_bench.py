@@ -40,6 +40,12 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     assert all(s["error_probability"] is not None for r in local for s in r["trajectory"])
     cloud = [r for r in items if r["system"] == "cloud"]
     assert all(r["local_calls"] == 0 and r["cloud_output_tokens"] > 0 for r in cloud)
+    # The text sent to the cloud is counted, and the summary's column is its mean.
+    assert all(r["cloud_input_chars"] > 0 for r in cloud)
+    header, _, *rows = out.with_suffix(".md").read_text().splitlines()
+    column = [c.strip() for c in header.split("|")].index("chars sent to cloud/q")
+    cloud_row = next(r for r in rows if r.startswith("| cloud |")).split("|")
+    assert cloud_row[column].strip() == f"{sum(r['cloud_input_chars'] for r in cloud) / 3:.0f}"
     for name in ("local", "cloud", "selfverify:0.3", "random", "cascade", "oracle"):
         assert name in done.stdout
     assert "peak RSS" in done.stdout
