@@ -113,16 +113,21 @@ def test_cloud_requests_counted_at_the_server(policy: Any, per_step: int) -> Non
     assert result["usage"].get("cloud", {}).get("calls", 0) == per_step * len(result["steps"])
 
 
-def test_a_real_cloud_that_takes_over_writes_every_later_step_undrafted() -> None:
-    # The cloud is the 0.5B behind a counting proxy: the test counts calls, not quality.
-    # Threshold 0 flags step 1, so the cloud takes over from there.
+def with_counted_cloud(question: str, **graph_kwargs: Any) -> tuple[Any, CountingProxy]:
+    """Run the graph with the 0.5B as the local model and, behind a counting proxy, as
+    the cloud: what the cloud is sent and how often, not the quality of its steps."""
     server = embedded_server(LOCAL)
     with CountingProxy(server.url) as proxy:
         cloud = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1")
         local = resolve_model(f"embedded:{LOCAL}")
-        policy = SelfVerifyPolicy(threshold=0.0, handover=True)
-        agent = create_adaswitch_agent(local, cloud, policy=policy, max_steps=4)
-        result = agent.invoke({"messages": [("user", SIMPLE)]})
+        agent = create_adaswitch_agent(local, cloud, **graph_kwargs)
+        return agent.invoke({"messages": [("user", question)]}), proxy
+
+
+def test_a_real_cloud_that_takes_over_writes_every_later_step_undrafted() -> None:
+    # Threshold 0 flags step 1, so the cloud takes over from there.
+    policy = SelfVerifyPolicy(threshold=0.0, handover=True)
+    result, proxy = with_counted_cloud(SIMPLE, policy=policy, max_steps=4)
     steps = result["steps"]
     assert len(steps) >= 2 and all(s["author"] == "cloud" for s in steps)
     assert steps[0]["draft"] and all(s["draft"] == "" for s in steps[1:])
@@ -134,17 +139,9 @@ def test_a_real_cloud_that_takes_over_writes_every_later_step_undrafted() -> Non
 
 
 def test_a_real_cloud_that_cannot_continue_is_asked_afresh_without_the_draft() -> None:
-    # A hosted API is re-prompted (cloud_prefill=False); the 0.5B behind a counting
-    # proxy stands in for it: the test checks what is sent and kept, not quality.
-    server = embedded_server(LOCAL)
-    with CountingProxy(server.url) as proxy:
-        cloud = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1")
-        local = resolve_model(f"embedded:{LOCAL}")
-        policy = SelfVerifyPolicy(threshold=0.0)  # flags every step
-        agent = create_adaswitch_agent(
-            local, cloud, policy=policy, max_steps=2, cloud_prefill=False
-        )
-        result = agent.invoke({"messages": [("user", SIMPLE)]})
+    # A hosted API is re-prompted (cloud_prefill=False); the 0.5B stands in for it.
+    policy = SelfVerifyPolicy(threshold=0.0)  # flags every step
+    result, proxy = with_counted_cloud(SIMPLE, policy=policy, max_steps=2, cloud_prefill=False)
     steps = result["steps"]
     assert len(proxy.bodies) == result["usage"]["cloud"]["calls"] == len(steps)
     for step, body in zip(steps, proxy.bodies, strict=True):
@@ -181,13 +178,8 @@ def test_a_real_model_that_restates_a_step_is_stopped() -> None:
 def test_a_real_cloud_that_restates_a_step_ends_the_run() -> None:
     # The 0.5B stands in for a cloud that loops: taking over every step of LOOPS, it is
     # asked exactly what the local model is asked there, and restates a step the same way.
-    server = embedded_server(LOCAL)
     max_steps = 30
-    with CountingProxy(server.url) as proxy:
-        cloud = embedded_chat_model(LOCAL, base_url=f"{proxy.url}/v1")
-        local = resolve_model(f"embedded:{LOCAL}")
-        agent = create_adaswitch_agent(local, cloud, policy=AlwaysCloud(), max_steps=max_steps)
-        result = agent.invoke({"messages": [("user", LOOPS)]})
+    result, proxy = with_counted_cloud(LOOPS, policy=AlwaysCloud(), max_steps=max_steps)
     steps = result["steps"]
     texts = [s["text"] for s in steps]
     assert all(s["author"] == "cloud" and s["draft"] == "" for s in steps)
