@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from langchain_core.language_models import LanguageModelLike
 from langchain_core.messages import BaseMessage, SystemMessage
@@ -11,7 +12,7 @@ from langchain_core.tools import BaseTool
 from adaswitch_graph.budget import Budget
 from adaswitch_graph.policies import Policy
 from adaswitch_graph.prompts import AdaSwitchPrompts
-from adaswitch_graph.steps import STEP_STOP, TOOL_STOP
+from adaswitch_graph.steps import NEXT_STEP_STOP, OBSERVATION_STOP
 from adaswitch_graph.verifier import Verifier
 
 
@@ -36,9 +37,12 @@ class GraphContext:
     tools: dict[str, BaseTool] = field(default_factory=dict)
     """Tools a step may call (`Action: name[input]`), by name."""
 
-    @property
+    @cached_property
     def stop(self) -> list[str]:
-        return TOOL_STOP if self.tools else STEP_STOP
+        """Where every step's generation ends: the next step's marker, the prompts'
+        requests for a next step, and with tools the observation."""
+        stop = [NEXT_STEP_STOP, *self.prompts.request_stops()]
+        return [*stop, OBSERVATION_STOP] if self.tools else stop
 
     def with_tools(self, messages: list[BaseMessage]) -> list[BaseMessage]:
         """The messages with the tools described at the end of the system message."""

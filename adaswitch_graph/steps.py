@@ -7,14 +7,10 @@ from collections.abc import Sequence
 
 from adaswitch_graph.state import Step
 
-STEP_STOP = ["\nStep ", "\nWrite Step ", "\nWrite only Step "]
-"""Stop sequences that end generation at the next step marker. A model asked afresh for
-"Step N" (a hosted cloud, a local model that cannot continue) sometimes repeats the
-request ("Write Step N+1.", or the local prompt's "Write only Step N+1") on a line of its
-own and writes that step too (the bundled 1.5B did in about one flagged step in ten on
-GSM8K train items). Four stop sequences with the tools' one: OpenAI's API takes no more."""
+NEXT_STEP_STOP = "\nStep "
+"""Ends generation where the model begins the next step on its own."""
 OBSERVATION = "Observation:"
-TOOL_STOP = [*STEP_STOP, f"\n{OBSERVATION}"]
+OBSERVATION_STOP = f"\n{OBSERVATION}"
 """With tools, generation also stops where the tool's observation is due."""
 _ACTION = re.compile(r"Action:\s*(?P<tool>[A-Za-z_][\w-]*)\s*\[(?P<input>[^\]\n]*)\]")
 
@@ -68,10 +64,11 @@ def solution_so_far(steps: Sequence[Step]) -> str:
     return render_steps(steps) or "(no steps yet)"
 
 
-def clean_step(text: str, prefix: str = "", tools: bool = False) -> str:
+def clean_step(text: str, prefix: str = "", tools: bool = False, stop: Sequence[str] = ()) -> str:
     """One step's text from a raw reply: the echoed prefill and the `Step N:` label
-    removed, and anything from a next step marker on cut (for models that ignore stop
-    sequences). With `tools`, an observation the model wrote itself is cut too."""
+    removed, and anything from a next step marker or a `stop` sequence on cut (for
+    models that ignore stop sequences). With `tools`, an observation the model wrote
+    itself is cut too."""
     if prefix and text.startswith(prefix):
         text = text[len(prefix) :]
     elif prefix.strip() and text.lstrip().startswith(prefix.strip()):
@@ -80,6 +77,8 @@ def clean_step(text: str, prefix: str = "", tools: bool = False) -> str:
     match = _NEXT_STEP.search(text)
     if match:
         text = text[: match.start()]
+    for sequence in stop:
+        text = text.split(sequence, 1)[0]
     if tools:  # an observation is the tool's to write: one the model invented is dropped
         text = text.split(OBSERVATION, 1)[0]
     return text.strip()

@@ -495,6 +495,30 @@ def test_prompt_override_is_used(build: Any) -> None:
     assert cloud.calls[0]["messages"][0].text.startswith("PLEASE FIX")
 
 
+def test_a_prompt_of_ones_own_stops_the_cloud_at_its_request_line(build: Any) -> None:
+    from langchain_core.prompts import ChatPromptTemplate
+
+    custom = ChatPromptTemplate.from_messages(
+        [("human", "{question}\n{solution}\nNow give step {index} of the solution.")]
+    )
+
+    def write_on(messages: Any, n: int) -> Any:
+        # A backend that ignores stop sequences repeats the request and writes on.
+        index = int(messages[-1].text.rsplit("give step ", 1)[1].split()[0])
+        return reply(
+            f"Step {index}: fixed {index}\nNow give step {index + 1} of the solution.\n"
+            f"Step {index + 1}: more",
+            min_logprob=None,
+        )
+
+    cloud = ScriptedChatModel(respond=write_on)
+    result = build(scripted_local(SHAKY_RUN), cloud, prompts={"cloud": custom}).invoke(ask())
+    assert [c["stop"] for c in cloud.calls] == [
+        ["\nStep ", "\nNow give step ", "\nWrite only Step "]
+    ] * 2
+    assert [s["text"] for s in result["steps"] if s["author"] == "cloud"] == ["fixed 2", "fixed 3"]
+
+
 def test_agent_is_compiled_and_named() -> None:
     agent = create_adaswitch_agent(
         scripted_local(GOOD_RUN), scripted_cloud(), verifier=TEST_VERIFIER, name="math"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage
 
 from adaswitch_graph import (
+    AdaSwitchPrompts,
     AlwaysCloud,
     AlwaysLocal,
     Budget,
@@ -269,3 +271,30 @@ def test_token_logprobs_from_ollama_client_objects() -> None:
         {"token": "4", "logprob": -0.3, "top_logprobs": [{"token": "4", "logprob": -0.3}]}
     ]
     assert judge_p_correct(AIMessage(content="yes", response_metadata={"logprobs": [entry]})) == 1.0
+
+
+def test_request_stops_come_from_the_prompts_request_lines() -> None:
+    from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+    def human(text: str, **kwargs: Any) -> ChatPromptTemplate:
+        return ChatPromptTemplate.from_messages([("human", text)], **kwargs)
+
+    assert AdaSwitchPrompts().request_stops() == ["\nWrite Step ", "\nWrite only Step "]
+    same = human("{question}\n{solution}\n  Write Step {index}.")
+    assert AdaSwitchPrompts(cloud=same).request_stops() == ["\nWrite Step ", "\nWrite only Step "]
+    assert AdaSwitchPrompts(cloud=same, local_next=same).request_stops() == ["\nWrite Step "]
+    mustache = human("{{question}}\nNow, step {{index}} please", template_format="mustache")
+    assert AdaSwitchPrompts(cloud=mustache).request_stops()[0] == "\nNow, step "
+    history = ChatPromptTemplate.from_messages(
+        [MessagesPlaceholder("history"), ("human", "Go {index}")]
+    )
+    assert AdaSwitchPrompts(cloud=history).request_stops()[0] == "\nGo "
+    # No step number, a number that begins its line, the marker every step has anyway,
+    # and a step number the template does not show as it is: no stop of their own.
+    for odd in (
+        human("{question}\nContinue."),
+        human("{question}\n{index}. ..."),
+        human("{question}\nStep {index}:"),
+        human("{{question}}\nGo {{index.number}}", template_format="mustache"),
+    ):
+        assert AdaSwitchPrompts(cloud=odd).request_stops() == ["\nWrite only Step "]

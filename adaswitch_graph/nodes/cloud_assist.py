@@ -58,7 +58,7 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         assert reply is not None
         draft = state.get("draft") or undrafted(len(state["steps"]) + 1)
         text = (
-            clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
+            clean_step(reply.message.text, reply.request.prefill, bool(ctx.tools), ctx.stop)
             if reply.message is not None
             else ""
         )

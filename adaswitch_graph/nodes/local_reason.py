@@ -88,7 +88,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None and reply.message is not None
         index = len(state["steps"]) + 1
-        text = clean_step(reply.message.text, reply.request.prefill, tools=bool(ctx.tools))
+        text = clean_step(reply.message.text, reply.request.prefill, bool(ctx.tools), ctx.stop)
         logprobs = token_logprobs(reply.message)
         retry_of = retry_target(state)
         if retry_of is not None and not text:
@@ -96,7 +96,8 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
         if reply.sample_errors and not reply.samples:
             raise SamplingError(_no_sample(index, reply.sample_errors))
         samples = [
-            clean_step(m.text, reply.request.prefill, tools=bool(ctx.tools)) for m in reply.samples
+            clean_step(m.text, reply.request.prefill, bool(ctx.tools), ctx.stop)
+            for m in reply.samples
         ]
         signals = step_signals(text, logprobs)
         signals[REPEAT_FEATURE] = float(restates(text, state["steps"]))

@@ -11,6 +11,7 @@ from typing import Any
 
 import ollama
 import pytest
+from langchain_core.prompts import ChatPromptTemplate
 
 from adaswitch_graph import AlwaysCloud, AlwaysLocal, SelfVerifyPolicy, create_adaswitch_agent
 from adaswitch_graph.calls import SAMPLE_TEMPERATURE
@@ -153,6 +154,21 @@ def test_a_real_cloud_that_cannot_continue_is_asked_afresh_without_the_draft() -
         assert not step["text"].startswith("Step")  # the label is not kept in the text
     sent = sum(len(m["content"]) for b in proxy.bodies for m in b["messages"])
     assert result["usage"]["cloud"]["input_chars"] == sent
+
+
+def test_a_real_cloud_is_stopped_at_the_request_line_of_a_prompt_of_ones_own() -> None:
+    request = "Now give step {index} of the solution."
+    custom = ChatPromptTemplate.from_messages([("human", "{question}\n{solution}\n" + request)])
+    policy = SelfVerifyPolicy(threshold=0.0)
+    result, proxy = with_counted_cloud(
+        SIMPLE, policy=policy, max_steps=1, cloud_prefill=False, prompts={"cloud": custom}
+    )
+    (body,) = proxy.bodies
+    assert body["messages"][-1]["content"].endswith(request.format(index=1))
+    assert body["stop"] == ["\nStep ", "\nNow give step ", "\nWrite only Step "]
+    (step,) = result["steps"]
+    assert step["author"] == "cloud" and step["text"]
+    assert "give step" not in step["text"]
 
 
 LOOPS = (
