@@ -121,14 +121,19 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
 
 
 def parse_sweep(spec: str) -> list[System]:
-    """`selfverify:0.1,0.2,0.3` → one AdaSwitch system per threshold, as one sweep."""
+    """`selfverify:0.1,0.2,0.3` → one AdaSwitch system per threshold, as one sweep;
+    `selfverify:0.3,0.4:300` gives each the same `max_question_chars`."""
     policy, sep, values = spec.strip().lower().partition(":")
+    values, _, chars = values.partition(":")
     thresholds = [v.strip() for v in values.split(",") if v.strip()]
     if not sep or not thresholds:
         raise ValueError(
-            f"bad sweep {spec!r}; write it as POLICY:T1,T2,... e.g. selfverify:0.2,0.4"
+            f"bad sweep {spec!r}; write it as POLICY:T1,T2,...[:MAX_QUESTION_CHARS] "
+            "e.g. selfverify:0.2,0.4"
         )
-    return [parse_system(f"{policy}:{t}", sweep=policy) for t in thresholds]
+    gate = f":{chars.strip()}" if chars.strip() else ""
+    sweep = f"{policy}, questions <= {chars.strip()} chars" if gate else policy
+    return [parse_system(f"{policy}:{t}{gate}", sweep=sweep) for t in thresholds]
 
 
 @dataclass(frozen=True)

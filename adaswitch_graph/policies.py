@@ -51,26 +51,40 @@ class SelfVerifyPolicy:
     the critique), and goes to the cloud only if the rewrite is flagged too. With
     `handover=True` the cloud, once it has written a step, writes every step after it:
     the local model does not take the solution back, nor drafts those steps.
+
+    With `max_question_chars`, a question longer than that gets no cloud call: every
+    step is accepted as drafted. Long questions are the ones a cloud model fails too;
+    with the bundled pair the question's length told them apart better than any
+    confidence of either model (docs/benchmarks.md, session 16). Tune it per pair.
     """
 
     threshold: float = DEFAULT_THRESHOLD
     retry: bool = False
     handover: bool = False
+    max_question_chars: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
         if self.retry and self.handover:
             raise ValueError("retry and handover exclude each other: choose one")
+        if self.max_question_chars is not None and self.max_question_chars < 1:
+            raise ValueError(
+                f"max_question_chars must be a positive number of characters or None, "
+                f"got {self.max_question_chars}"
+            )
 
     def takes_over(self, steps: Sequence[Step]) -> bool:
         return self.handover and any(s["author"] == "cloud" for s in steps)
+
+    def _too_long(self, question: str) -> bool:
+        return self.max_question_chars is not None and len(question) > self.max_question_chars
 
     def decide(self, view: StepView) -> Decision:
         if self.takes_over(view.steps):
             return "cloud"
         p_error = view.step["error_probability"]
-        if p_error is None or p_error < self.threshold:
+        if p_error is None or p_error < self.threshold or self._too_long(view.question):
             return "accept"
         if self.retry and not view.step["retried"]:
             return "retry"
@@ -157,12 +171,18 @@ _SELF_VERIFY_OPTIONS: dict[str, dict[str, bool]] = {
 
 
 def parse_policy(spec: str) -> Policy:
-    """Build a policy from a short spec: `selfverify[:THRESHOLD]`, `selfverify-retry[:T]`,
-    `selfverify-handover[:T]`, `local`, `cloud`, `random:RATE`."""
+    """Build a policy from a short spec: `selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]]`,
+    `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`, `local`, `cloud`,
+    `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
         if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
-            return SelfVerifyPolicy(float(arg), **options) if arg else SelfVerifyPolicy(**options)
+            threshold, _, chars = arg.partition(":")
+            return SelfVerifyPolicy(
+                float(threshold) if threshold else DEFAULT_THRESHOLD,
+                max_question_chars=int(chars) if chars else None,
+                **options,
+            )
         if name in ("local", "alwayslocal") and not arg:
             return AlwaysLocal()
         if name in ("cloud", "alwayscloud") and not arg:
@@ -172,7 +192,7 @@ def parse_policy(spec: str) -> Policy:
     except ValueError as exc:
         raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
     raise ValueError(
-        f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD], "
-        "selfverify-retry[:THRESHOLD], selfverify-handover[:THRESHOLD], local, cloud, "
-        "random:RATE"
+        f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], "
+        "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], local, "
+        "cloud, random:RATE"
     )

@@ -191,6 +191,13 @@ def test_system_specs() -> None:
         "selfverify:0.1",
         "selfverify:0.2",
     ]
+    gated = parse_sweep("selfverify:0.3,0.4:300")
+    assert [s.policy for s in gated] == [
+        SelfVerifyPolicy(0.3, max_question_chars=300),
+        SelfVerifyPolicy(0.4, max_question_chars=300),
+    ]
+    assert gated[0].name == "selfverify:0.3:300"
+    assert {s.sweep for s in gated} == {"selfverify, questions <= 300 chars"}
     with pytest.raises(ValueError, match="POLICY:T1,T2"):
         parse_sweep("selfverify")
     with pytest.raises(ValueError, match="unknown policy spec"):

@@ -26,13 +26,15 @@ from adaswitch_graph.state import merge_usage
 from adaswitch_graph.steps import clean_step, extract_answer
 
 
-def view(p_error: float | None, index: int = 1, retried: bool = False) -> StepView:
+def view(
+    p_error: float | None, index: int = 1, retried: bool = False, question: str = "q"
+) -> StepView:
     step = Step(
         index=index, text="x", author="local", draft="x", signals={},
         error_probability=p_error, decision=None, flagged=False, assisted=False,
         retried=retried, final=False,
     )  # fmt: skip
-    return StepView(question="q", step=step, steps=[], cloud_calls=0)
+    return StepView(question=question, step=step, steps=[], cloud_calls=0)
 
 
 def test_self_verify_policy_threshold_and_retry() -> None:
@@ -45,6 +47,13 @@ def test_self_verify_policy_threshold_and_retry() -> None:
     assert retrying.decide(view(0.9, retried=True)) == "cloud"
     with pytest.raises(ValueError, match="threshold"):
         SelfVerifyPolicy(threshold=1.5)
+
+
+def test_self_verify_policy_gives_long_questions_no_cloud_call() -> None:
+    policy = SelfVerifyPolicy(threshold=0.5, max_question_chars=12)
+    assert policy.decide(view(0.9, question="a" * 12)) == "cloud"
+    assert policy.decide(view(0.9, question="a" * 13)) == "accept"
+    assert SelfVerifyPolicy(threshold=0.5).decide(view(0.9, question="a" * 1000)) == "cloud"
 
 
 def test_baselines() -> None:
@@ -69,6 +78,10 @@ def test_parse_policy() -> None:
     assert parse_policy("selfverify-handover:0.6") == SelfVerifyPolicy(0.6, handover=True)
     with pytest.raises(ValueError, match="exclude each other"):
         SelfVerifyPolicy(0.5, retry=True, handover=True)
+    assert parse_policy("selfverify:0.3:300") == SelfVerifyPolicy(0.3, max_question_chars=300)
+    assert parse_policy("selfverify::300") == SelfVerifyPolicy(max_question_chars=300)
+    with pytest.raises(ValueError, match="max_question_chars must be a positive"):
+        parse_policy("selfverify:0.3:0")
     assert parse_policy("random:0.2") == RandomPolicy(0.2)
     assert parse_policy("local") == AlwaysLocal()
     assert parse_policy("cloud") == AlwaysCloud()
