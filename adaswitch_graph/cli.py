@@ -62,7 +62,8 @@ def ask(
     policy: Annotated[
         str,
         typer.Option(
-            help="selfverify, selfverify-retry, selfverify-handover, local, cloud or random:RATE."
+            help="selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], selfverify-retry, "
+            "selfverify-handover, local, cloud or random:RATE."
         ),
     ] = "selfverify",
     threshold: Annotated[
