@@ -156,6 +156,15 @@ def test_a_real_cloud_that_cannot_continue_is_asked_afresh_without_the_draft() -
     assert result["usage"]["cloud"]["input_chars"] == sent
 
 
+def test_a_question_longer_than_the_gate_never_reaches_a_real_cloud() -> None:
+    # Threshold 0 flags every step; the question is longer than the gate allows.
+    policy = SelfVerifyPolicy(threshold=0.0, max_question_chars=len(SIMPLE) - 1)
+    result, proxy = with_counted_cloud(SIMPLE, policy=policy, max_steps=3)
+    assert proxy.bodies == [] and "cloud" not in result["usage"]
+    assert result["steps"] and all(s["author"] == "local" for s in result["steps"])
+    assert all(s["error_probability"] is not None for s in result["steps"])
+
+
 def test_a_real_cloud_is_stopped_at_the_request_line_of_a_prompt_of_ones_own() -> None:
     request = "Now give step {index} of the solution."
     custom = ChatPromptTemplate.from_messages([("human", "{question}\n{solution}\n" + request)])
