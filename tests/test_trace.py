@@ -29,6 +29,7 @@ def test_a_trace_round_trips_and_replays_the_same_decisions(build: Any, tmp_path
         "threshold": DEFAULT_THRESHOLD,
         "retry": False,
         "handover": False,
+        "max_question_chars": None,
     }
     assert run.started["verifier"]["coefficients"] == {"min_logprob": -1.0}
     # Exactly what went to the cloud, and what it cost.
