@@ -125,14 +125,15 @@ def parse_sweep(spec: str) -> list[System]:
     `selfverify:0.3,0.4:300` gives each the same `max_question_chars`."""
     policy, sep, values = spec.strip().lower().partition(":")
     values, _, chars = values.partition(":")
+    chars = chars.strip()
     thresholds = [v.strip() for v in values.split(",") if v.strip()]
     if not sep or not thresholds:
         raise ValueError(
             f"bad sweep {spec!r}; write it as POLICY:T1,T2,...[:MAX_QUESTION_CHARS] "
             "e.g. selfverify:0.2,0.4"
         )
-    gate = f":{chars.strip()}" if chars.strip() else ""
-    sweep = f"{policy}, questions <= {chars.strip()} chars" if gate else policy
+    gate = f":{chars}" if chars else ""
+    sweep = f"{policy}, questions <= {chars} chars" if chars else policy
     return [parse_system(f"{policy}:{t}{gate}", sweep=sweep) for t in thresholds]
 
 

@@ -12,7 +12,7 @@ from langchain_core.tools import BaseTool
 from adaswitch_graph.budget import Budget
 from adaswitch_graph.policies import Policy
 from adaswitch_graph.prompts import AdaSwitchPrompts
-from adaswitch_graph.steps import NEXT_STEP_STOP, OBSERVATION_STOP
+from adaswitch_graph.steps import NEXT_STEP_STOP, OBSERVATION_STOP, clean_step
 from adaswitch_graph.verifier import Verifier
 
 
@@ -43,6 +43,10 @@ class GraphContext:
         requests for a next step, and with tools the observation."""
         stop = [NEXT_STEP_STOP, *self.prompts.request_stops()]
         return [*stop, OBSERVATION_STOP] if self.tools else stop
+
+    def clean(self, text: str, prefix: str) -> str:
+        """A step's text from a raw reply to a request with `prefix` prefilled."""
+        return clean_step(text, prefix, bool(self.tools), self.stop)
 
     def with_tools(self, messages: list[BaseMessage]) -> list[BaseMessage]:
         """The messages with the tools described at the end of the system message."""

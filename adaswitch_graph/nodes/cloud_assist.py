@@ -25,7 +25,7 @@ from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.nodes.local_reason import continuation
 from adaswitch_graph.state import AdaSwitchState, Step
-from adaswitch_graph.steps import clean_step, is_final, solution_so_far
+from adaswitch_graph.steps import is_final, solution_so_far
 
 CLOUD_ASSIST = "cloud_assist"
 
@@ -58,7 +58,7 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         assert reply is not None
         draft = state.get("draft") or undrafted(len(state["steps"]) + 1)
         text = (
-            clean_step(reply.message.text, reply.request.prefill, bool(ctx.tools), ctx.stop)
+            ctx.clean(reply.message.text, reply.request.prefill)
             if reply.message is not None
             else ""
         )

@@ -31,7 +31,6 @@ from adaswitch_graph.signals import (
 )
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import (
-    clean_step,
     is_final,
     render_steps,
     restates,
@@ -88,17 +87,14 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None and reply.message is not None
         index = len(state["steps"]) + 1
-        text = clean_step(reply.message.text, reply.request.prefill, bool(ctx.tools), ctx.stop)
+        text = ctx.clean(reply.message.text, reply.request.prefill)
         logprobs = token_logprobs(reply.message)
         retry_of = retry_target(state)
         if retry_of is not None and not text:
             text = retry_of["text"]
         if reply.sample_errors and not reply.samples:
             raise SamplingError(_no_sample(index, reply.sample_errors))
-        samples = [
-            clean_step(m.text, reply.request.prefill, bool(ctx.tools), ctx.stop)
-            for m in reply.samples
-        ]
+        samples = [ctx.clean(m.text, reply.request.prefill) for m in reply.samples]
         signals = step_signals(text, logprobs)
         signals[REPEAT_FEATURE] = float(restates(text, state["steps"]))
         signals[FIRST_FEATURE] = float(index == 1)
