@@ -47,10 +47,11 @@ class Row:
     cost_per_1k: float
     """USD per 1000 questions."""
     items_per_min: float | None
+    """None for a system that replayed any call from another system: it then times the
+    call cache, not the system (`--no-reuse` times every system)."""
     gap_recovered: float | None
     reused: float
-    """Share of the model calls answered from another system's identical call (items/min
-    is then faster than the system alone would run)."""
+    """Share of the model calls answered from another system's identical call."""
     errors: int
     fixed: int | None = None
     """Questions local alone got wrong and this system right (None without local)."""
@@ -116,7 +117,7 @@ def summarize(
                 cloud_tokens=_mean(rs, "cloud_input_tokens") + _mean(rs, "cloud_output_tokens"),
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
-                items_per_min=speed.get(system),
+                items_per_min=None if _reused(all_records) else speed.get(system),
                 gap_recovered=None,
                 reused=_reused(rs),
                 errors=sum(1 for r in rs if r.get("error")),

@@ -99,6 +99,16 @@ def test_summary_arithmetic() -> None:
     assert (sv.fixed, sv.lost, cloud.fixed, local.fixed) == (3, 0, 6, 0)
 
 
+def test_a_system_that_replayed_calls_gets_no_items_per_minute() -> None:
+    rs = records()
+    rs.append({"meta": True, "system": "selfverify:0.3", "items_run": 10, "elapsed_s": 6.0})
+    assert {r.system: r for r in summarize(rs)}["selfverify:0.3"].items_per_min == 100.0
+    # One call of one item answered from the cache: the speed times the cache, not the system,
+    # even when that item is outside the rows' common items.
+    rs.append(record("selfverify:0.3", "adaswitch", 42, True, local_calls=1) | {"cached_calls": 1})
+    assert {r.system: r for r in summarize(rs)}["selfverify:0.3"].items_per_min is None
+
+
 def test_fixed_and_lost_count_questions_against_local_alone() -> None:
     rs = [r for r in records() if r["system"] != "selfverify:0.3"]
     # Right where local was wrong on q5 and q6, wrong where local was right on q0.
