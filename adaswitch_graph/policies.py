@@ -55,7 +55,8 @@ class SelfVerifyPolicy:
     With `max_question_chars`, a question longer than that gets no cloud call: every
     step is accepted as drafted. Long questions are the ones a cloud model fails too;
     with the bundled pair the question's length told them apart better than any
-    confidence of either model (docs/benchmarks.md, session 16). Tune it per pair.
+    confidence of either model, yet on held-out items the gate saved no more than a
+    higher threshold does (docs/benchmarks.md, sessions 16-17). Tune it per pair.
     """
 
     threshold: float = DEFAULT_THRESHOLD
