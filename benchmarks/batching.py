@@ -2,7 +2,8 @@
 
 This is the ceiling of what `--concurrency K` can gain: on a machine where one stream
 already uses every core, batching adds little. `$ADASWITCH_THREADS` sets the threads the
-server computes on (default: every core).
+server computes on (default: every core). `--no-logprobs` asks for no log-probabilities
+(the graph needs them; this shows what they cost).
 
     python benchmarks/batching.py --model qwen2.5-coder-0.5b --concurrent 4
 """
@@ -21,8 +22,10 @@ async def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--concurrent", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--no-logprobs", dest="logprobs", action="store_false")
     args = parser.parse_args()
-    model = embedded_chat_model(args.model, max_tokens=args.tokens)
+    extra = {} if args.logprobs else {"logprobs": False, "top_logprobs": None}
+    model = embedded_chat_model(args.model, max_tokens=args.tokens, **extra)
 
     async def one(i: int) -> int:
         reply = await model.ainvoke([("user", f"Count from {i} to 500, separated by commas.")])
@@ -37,6 +40,7 @@ async def main() -> None:
         print(f"{k} concurrent: {tokens} tokens, {rates[k]:.1f} tok/s")
     threads = cpu_threads()
     setup = f"{parallel_slots()} slots, {threads} thread{'s' if threads > 1 else ''}"
+    setup += "" if args.logprobs else ", no logprobs"
     print(f"{args.model}, {setup}: x{rates[args.concurrent] / rates[1]:.2f}")
 
 
