@@ -347,7 +347,14 @@ def _print_report(
     ran: bool,
 ) -> None:
     from adaswitch_graph.bench import peak_rss_mb
-    from adaswitch_graph.report import COLUMNS, markdown_table, plot_frontier, row_cells, summarize
+    from adaswitch_graph.report import (
+        COLUMNS,
+        markdown_table,
+        plot_frontier,
+        row_cells,
+        summarize,
+        target_lines,
+    )
 
     rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices, sweeps=sweeps)
     if not rows:
@@ -365,13 +372,16 @@ def _print_report(
         table.add_row(*row_cells(row))
     markdown = results.with_suffix(".md")
     text = markdown_table(rows)
-    markdown.write_text(text)
+    verdict = target_lines(rows)
+    markdown.write_text(text + "".join(f"\n{line}\n" for line in verdict))
     if _fits(table):
         console.print(table)
     else:
         # Narrower than the table (a small terminal, or output sent to a file, which rich
         # takes as 80 columns), rich would squeeze most columns to nothing.
         typer.echo(f"{title}\n{text}")
+    for line in verdict:
+        typer.echo(line)
     plot = plot_frontier(rows, results.with_suffix(".png"), title=str(results.name))
     # A results file gathers runs of several processes (resumed, appended, run before a
     # fix): the peak of one of them says nothing about this one.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,12 @@ PRICES: dict[str, tuple[float, float]] = {
     "embedded:qwen2.5-coder-1.5b": (0.15, 0.60),
 }
 """USD per million (input, output) tokens; models not listed cost nothing."""
+
+TARGET_GAP = 0.6
+TARGET_SHARE = 0.4
+"""The issue's target: a system recovers at least `TARGET_GAP` of the local-to-cloud gap
+while the cloud writes at most `TARGET_SHARE` of the output tokens it writes alone."""
+_ANSWER_KEY_KINDS = ("oracle", "oracle-steps")
 
 
 @dataclass(frozen=True)
@@ -242,6 +249,48 @@ def row_cells(row: Row) -> list[str]:
     ]
 
 
+def target_lines(rows: Sequence[Row]) -> list[str]:
+    """Whether any system meets the target (those that read the answer key do not count),
+    and where each sweep's line crosses `TARGET_SHARE`: the gap recovered on the straight
+    line between the two swept thresholds around it (a sweep that does not reach across
+    it gets no line)."""
+    points = [
+        (r, r.cloud_output_share, r.gap_recovered)
+        for r in rows
+        if r.cloud_output_share is not None and r.gap_recovered is not None
+    ]
+    if not points:
+        return []
+    meeting = [
+        f"{r.system} ({gap:.0%} for {share:.0%})"
+        for r, share, gap in points
+        # The tolerance keeps a ratio of counts that is exactly on the edge (0.6 computed
+        # as 0.5999...) on the side it is on.
+        if r.kind not in _ANSWER_KEY_KINDS
+        and gap >= TARGET_GAP - 1e-9
+        and share <= TARGET_SHARE + 1e-9
+    ]
+    lines = [
+        f"target (>= {TARGET_GAP:.0%} of the gap for <= {TARGET_SHARE:.0%} of cloud alone's "
+        f"output tokens): " + (f"met by {', '.join(meeting)}" if meeting else "not met")
+    ]
+    swept: dict[str, list[tuple[Row, float, float]]] = defaultdict(list)
+    for point in points:
+        if point[0].sweep:
+            swept[point[0].sweep].append(point)
+    for sweep, members in swept.items():
+        members.sort(key=lambda point: point[1])
+        for (low, x0, y0), (high, x1, y1) in itertools.pairwise(members):
+            if x0 <= TARGET_SHARE <= x1 and x1 > x0:
+                gap = y0 + (y1 - y0) * (TARGET_SHARE - x0) / (x1 - x0)
+                lines.append(
+                    f"{sweep} sweep at {TARGET_SHARE:.0%} of cloud alone's output tokens: "
+                    f"{gap:.0%} of the gap (on the line from {low.system} to {high.system})"
+                )
+                break
+    return lines
+
+
 def markdown_table(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(row_cells(row)) + " |" for row in rows]
@@ -297,9 +346,10 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
         colors.append(drawn.lines[0].get_color())
     ends = {r.kind: r.accuracy for r in rows}
     if "local" in ends and "cloud" in ends and ends["cloud"] > ends["local"]:
-        # The issue's target: >= 60% of the local-to-cloud gap for <= 40% of the tokens.
-        floor = 100 * (ends["local"] + 0.6 * (ends["cloud"] - ends["local"]))
-        ax.fill_between([0, 40], floor, 100 * ends["cloud"] + 10, color="green", alpha=0.07)
+        floor = 100 * (ends["local"] + TARGET_GAP * (ends["cloud"] - ends["local"]))
+        ax.fill_between(
+            [0, 100 * TARGET_SHARE], floor, 100 * ends["cloud"] + 10, color="green", alpha=0.07
+        )
         ax.annotate("target", (1, floor + 0.5), fontsize=8, color="green")
     ax.set_xlabel("cloud output tokens, % of the cloud-alone run")
     ax.set_ylabel("accuracy, %")

@@ -177,6 +177,10 @@ def test_the_summary_shows_every_column_however_wide_the_console(
     for column in ("system", "accuracy (95% CI)", "gap recovered", "items/min", "errors"):
         assert column in header
     assert ("|" if width == 80 else "┃") in header
+    # Below the table, and in the Markdown file: the target, not met by these rows.
+    target = "target (>= 60% of the gap for <= 40% of cloud alone's output tokens): not met"
+    assert target in result.output.splitlines()
+    assert f"\n{target}\n" in out.with_suffix(".md").read_text()
 
 
 def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from adaswitch_graph.report import (
     markdown_table,
     plot_frontier,
     summarize,
+    target_lines,
     wilson,
 )
 
@@ -118,6 +119,45 @@ def test_fixed_and_lost_count_questions_against_local_alone() -> None:
     assert "| selfverify:0.3 | 10 | 30.0% " in markdown_table([sv])
     assert "| 2 / 1 | 0.00 | 2.0 |" in markdown_table([sv])
     assert "| cloud tok./q | chars sent to cloud/q |" in markdown_table([sv])
+
+
+TARGET = "target (>= 60% of the gap for <= 40% of cloud alone's output tokens): "
+
+
+def test_the_target_is_met_only_by_a_system_that_does_not_read_the_answer_key() -> None:
+    rows = summarize(records())
+    sv = rows[-1]
+    assert sv.system == "selfverify:0.3"
+    assert (sv.gap_recovered, sv.cloud_output_share) == pytest.approx((0.5, 0.1))
+    assert target_lines(rows) == [TARGET + "not met"]
+    oracle = replace(sv, system="oracle-steps", kind="oracle-steps", sweep=None, gap_recovered=0.9)
+    assert target_lines([*rows, oracle]) == [TARGET + "not met"]
+    edge = replace(
+        sv, system="selfverify:0.2", sweep=None, gap_recovered=0.6, cloud_output_share=0.4
+    )
+    dear = replace(edge, system="selfverify:0.1", cloud_output_share=0.41)
+    assert target_lines([*rows, edge, dear, oracle]) == [
+        TARGET + "met by selfverify:0.2 (60% for 40%)"
+    ]
+    # On the edge as counts give it: local 4 of 10 right, cloud 9, this system 7.
+    counted = replace(edge, gap_recovered=(0.7 - 0.4) / (0.9 - 0.4), cloud_output_share=2 / 5)
+    assert counted.gap_recovered < 0.6
+    assert target_lines([*rows, counted]) == [TARGET + "met by selfverify:0.2 (60% for 40%)"]
+
+
+def test_a_sweep_is_read_where_its_line_crosses_the_target_spend() -> None:
+    rows = summarize(records())
+    sv = rows[-1]  # 50% of the gap for 10% of the tokens
+    above = replace(sv, system="selfverify:0.1", cloud_output_share=0.7, gap_recovered=0.8)
+    short = replace(sv, system="selfverify:0.25", cloud_output_share=0.2, gap_recovered=0.55)
+    assert target_lines([*rows, short, above])[1:] == [
+        "selfverify sweep at 40% of cloud alone's output tokens: 65% of the gap "
+        "(on the line from selfverify:0.25 to selfverify:0.1)"
+    ]
+    # A sweep that stops short of 40% is not extended.
+    assert target_lines([*rows, short]) == [TARGET + "not met"]
+    # Without cloud alone there is no gap and no share to read.
+    assert target_lines(summarize([r for r in records() if r["system"] != "cloud"])) == []
 
 
 def test_wilson_interval() -> None:
