@@ -22,8 +22,9 @@ PRICES: dict[str, tuple[float, float]] = {
 
 TARGET_GAP = 0.6
 TARGET_SHARE = 0.4
-"""The issue's target: a system recovers at least `TARGET_GAP` of the local-to-cloud gap
-while the cloud writes at most `TARGET_SHARE` of the output tokens it writes alone."""
+"""The project's quality/cost target: a system recovers at least `TARGET_GAP` of the
+local-to-cloud gap while the cloud writes at most `TARGET_SHARE` of the output tokens it
+writes alone."""
 _ANSWER_KEY_KINDS = ("oracle", "oracle-steps")
 
 
