@@ -153,6 +153,9 @@ class BenchSetup:
     """The verifier of the AdaSwitch systems (default: the shipped one for each)."""
     samples: int = DEFAULT_SAMPLES
     """Sampled versions of each local step for `sampled-` systems."""
+    model_names: tuple[str | None, str | None] | None = None
+    """The (local, cloud) model specs each run records, for a summary to price them
+    (default: `local` and `cloud` where they are specs, not model objects)."""
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -345,6 +348,9 @@ async def _run_system(
             progress(system.name, done, len(items))
 
     await asyncio.gather(*(one(item) for item in todo))
+    names = setup.model_names or tuple(
+        spec if isinstance(spec, str) else None for spec in (setup.local, setup.cloud)
+    )
     meta = {
         "meta": True,
         "system": system.name,
@@ -352,6 +358,9 @@ async def _run_system(
         "elapsed_s": round(time.perf_counter() - started, 3),
         "concurrency": setup.concurrency,
         "peak_rss_mb": peak_rss_mb(),
+        # The summary prices the models by name (`adaswitch trace view` reads them here).
+        "local": names[0],
+        "cloud": names[1],
     }
     sink.write(json.dumps(meta) + "\n")
     sink.flush()

@@ -276,6 +276,7 @@ def bench(
             setup = BenchSetup(
                 local=resolve_model(local, base_url=local_base_url),
                 cloud=resolve_model(cloud, base_url=cloud_base_url),
+                model_names=(local, cloud),
                 concurrency=concurrency,
                 max_steps=max_steps,
                 match=match,

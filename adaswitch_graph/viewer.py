@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -180,6 +181,7 @@ table{border-collapse:collapse;background:#fff;font-size:13px}
 td,th{border:1px solid #e2e8f0;padding:4px 8px;text-align:right}
 td{white-space:nowrap}
 td:first-child,th:first-child{text-align:left}
+.wide{overflow-x:auto} .frontier svg{max-width:100%;height:auto}
 tr.right td.ok{color:#047857} tr.wrong td.ok{color:#b91c1c}
 svg.graph{width:100%;background:#fff;border:1px solid #e2e8f0;border-radius:8px}
 .node rect{fill:#f1f5f9;stroke:#94a3b8} .node text{font-size:12px;text-anchor:middle}
@@ -359,8 +361,52 @@ def trace_html(runs: Sequence[TraceRun], title: str = "adaswitch trace") -> str:
     return _page(title, "".join(sections) or "<p>The trace holds no run.</p>")
 
 
+def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
+    """The summary `adaswitch bench` prints for these records, as HTML: its table, the
+    target check and the frontier plot (inline SVG). Costs use the price table for the
+    models the last run recorded (`--price` overrides are not recorded)."""
+    from adaswitch_graph.report import COLUMNS, frontier_figure, row_cells, summarize, target_lines
+
+    models: Mapping[str, Any] = next(
+        (r for r in reversed(records) if r.get("meta") and "cloud" in r), {}
+    )
+    rows = summarize(records, models.get("cloud") or "", models.get("local") or "")
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row_cells(row)) + "</tr>"
+        for row in rows
+    )
+    lines = target_lines(rows)
+    if not models:
+        lines.append(
+            "costs: this file records no model names (runs before it did), so none is priced"
+        )
+    verdict = "".join(f"<p class='meta'>{html.escape(line)}</p>" for line in lines)
+    return (
+        f"<h2>summary ({rows[0].n} items each)</h2><div class='wide'><table class='summary'>"
+        f"<tr>{head}</tr>{body}</table></div>{verdict}"
+        f"<div class='frontier'>{_svg(frontier_figure(rows))}</div>"
+    )
+
+
+def _svg(figure: Any) -> str:
+    """A matplotlib figure as an inline `<svg>` element, with no metadata block (whose
+    namespaces would be the page's only URLs)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    keys = ("Creator", "Date", "Format", "Type")
+    figure.savefig(buffer, format="svg", metadata=dict.fromkeys(keys))
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
 def bench_html(records: Sequence[Mapping[str, Any]], title: str = "adaswitch bench") -> str:
-    """One page for a bench results file: a table of items, each linking to its steps."""
+    """One page for a bench results file: the summary, then a table of items, each
+    linking to its steps."""
     items = [r for r in records if not r.get("meta")]
     rows, details = [], []
     for n, r in enumerate(items):
@@ -400,7 +446,8 @@ def bench_html(records: Sequence[Mapping[str, Any]], title: str = "adaswitch ben
         )
     )  # fmt: skip
     body = (
-        f"<h1 id='top'>{html.escape(title)}</h1><p class='meta'>{len(items)} items · "
+        f"<h1 id='top'>{html.escape(title)}</h1>{bench_summary(records)}"
+        f"<h2>items</h2><p class='meta'>{len(items)} records · "
         "<input data-filter='tr.item' placeholder='filter rows'></p>"
         f"<table><tr>{header}</tr>{''.join(rows)}</table>{''.join(details)}"
     )

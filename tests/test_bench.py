@@ -180,6 +180,14 @@ async def test_the_bench_is_async_and_honours_concurrency(tmp_path: Path) -> Non
     meta = [r for r in records if r.get("meta")]
     assert meta[0]["items_run"] == 6 and meta[0]["concurrency"] == 2
     assert meta[0]["peak_rss_mb"] > 0
+    assert (meta[0]["local"], meta[0]["cloud"]) == (None, None)  # model objects, unnamed
+
+
+def test_each_run_records_the_names_of_its_models(tmp_path: Path) -> None:
+    names = ("embedded:qwen2.5-coder-0.5b", "embedded:qwen2.5-coder-1.5b")
+    out = tmp_path / "r.jsonl"
+    records = run_bench(ITEMS[:2], [System("local", "local")], out, setup(model_names=names))
+    assert [(r["local"], r["cloud"]) for r in records if r.get("meta")] == [names]
 
 
 def test_system_specs() -> None:

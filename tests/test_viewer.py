@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from adaswitch_graph.cli import app
 from adaswitch_graph.trace import TraceWriter, read_trace
-from adaswitch_graph.viewer import executed_path, trace_mermaid, word_diff
+from adaswitch_graph.viewer import bench_summary, executed_path, trace_mermaid, word_diff
 from tests.conftest import ask
 from tests.fakes import SHAKY_RUN, scripted_cloud, scripted_local
 from tests.test_bench import ITEMS, setup
@@ -109,14 +110,41 @@ def test_bench_results_open_in_the_viewer(tmp_path: Path) -> None:
     page = tmp_path / "bench.html"
     done = runner.invoke(app, ["trace", "view", str(out), "-o", str(page)])
     assert done.exit_code == 0, done.output
+    source = page.read_text()
+    # The plot is inline SVG: the only URLs are its XML namespaces, nothing to fetch.
+    assert "<svg" in source and "data:image" not in source
+    assert set(re.findall(r"https?://[^\s\"'<>]+", source)) == {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }
     dom = headless(page, "--dump-dom")
     assert 'data-ready="yes"' in dom
+    # The summary the bench prints, one row per system, then the items, one row each.
+    assert "summary (3 items each)" in dom
+    assert dom.count("<tr><td>") == 4
+    assert "target (&gt;= 60% of the gap for &lt;= 40% of cloud alone's output tokens)" in dom
     assert dom.count("<tr class=") == 4 * 3
     assert 'href="#item-0"' in dom and 'id="item-0"' in dom
     assert "escalated to the cloud" in dom
     shot = tmp_path / "bench.png"
     headless(page, f"--screenshot={shot}", "--window-size=1200,900")
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_bench_summary_prices_the_models_its_runs_recorded() -> None:
+    from tests.test_report import records
+
+    cost = re.compile(r"<tr><td>cloud</td>(?:<td>[^<]*</td>){11}<td>([^<]*)</td>")
+    meta = {"meta": True, "system": "cloud", "items_run": 10, "elapsed_s": 60.0}
+    named = meta | {"local": "embedded:qwen2.5-coder-0.5b", "cloud": "embedded:qwen2.5-coder-1.5b"}
+    # 200 input and 40 output tokens a question at USD 0.15 and 0.60 per million.
+    found = cost.search(bench_summary([*records(), named]))
+    assert found and found.group(1) == "0.054"
+    unnamed = bench_summary([*records(), meta])
+    found = cost.search(unnamed)
+    assert found and found.group(1) == "0.000"
+    assert "records no model names" in unnamed
+    assert bench_summary([]) == ""
 
 
 def test_view_refuses_what_it_cannot_show(tmp_path: Path) -> None:

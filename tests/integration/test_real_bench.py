@@ -36,6 +36,12 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     assert not [r for r in items if r["error"]], [r["error"] for r in items if r["error"]]
     local = [r for r in items if r["system"] == "local"]
     assert all(r["cloud_calls"] == 0 and r["local_output_tokens"] > 0 for r in local)
+    # Each run names its models, for the viewer to price them.
+    metas = [r for r in records if r.get("meta")]
+    assert metas and all(
+        (m["local"], m["cloud"]) == ("embedded:qwen2.5-coder-0.5b", "embedded:smollm2-135m")
+        for m in metas
+    )
     # The real model's token log-probabilities reached the verifier of every step.
     assert all(s["error_probability"] is not None for r in local for s in r["trajectory"])
     cloud = [r for r in items if r["system"] == "cloud"]
