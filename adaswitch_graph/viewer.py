@@ -379,9 +379,10 @@ def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
         for row in rows
     )
     lines = target_lines(rows)
-    if not models:
+    if not models.get("cloud"):
         lines.append(
-            "costs: this file records no model names (runs before it did), so none is priced"
+            "costs: these runs record no name for the cloud model (they were given a model "
+            "object, or ran before runs recorded names), so it is not priced"
         )
     verdict = "".join(f"<p class='meta'>{html.escape(line)}</p>" for line in lines)
     return (

@@ -143,7 +143,8 @@ def test_the_bench_summary_prices_the_models_its_runs_recorded() -> None:
     unnamed = bench_summary([*records(), meta])
     found = cost.search(unnamed)
     assert found and found.group(1) == "0.000"
-    assert "records no model names" in unnamed
+    assert "record no name for the cloud model" in unnamed
+    assert "record no name" not in bench_summary([*records(), named])
     assert bench_summary([]) == ""
 
 
