@@ -275,13 +275,10 @@ def target_lines(rows: Sequence[Row]) -> list[str]:
         f"target (>= {TARGET_GAP:.0%} of the gap for <= {TARGET_SHARE:.0%} of cloud alone's "
         f"output tokens): " + (f"met by {', '.join(meeting)}" if meeting else "not met")
     ]
-    swept: dict[str, list[tuple[Row, float, float]]] = defaultdict(list)
-    for point in points:
-        if point[0].sweep:
-            swept[point[0].sweep].append(point)
-    for sweep, members in swept.items():
-        members.sort(key=lambda point: point[1])
-        for (low, x0, y0), (high, x1, y1) in itertools.pairwise(members):
+    # Rows have a gap and a share all or none (both come from the local and cloud rows).
+    for sweep, members in _sweeps(rows).items():
+        line = [(r, r.cloud_output_share or 0.0, r.gap_recovered or 0.0) for r in members]
+        for (low, x0, y0), (high, x1, y1) in itertools.pairwise(line):
             if x0 <= TARGET_SHARE <= x1 and x1 > x0:
                 gap = y0 + (y1 - y0) * (TARGET_SHARE - x0) / (x1 - x0)
                 lines.append(
@@ -290,6 +287,20 @@ def target_lines(rows: Sequence[Row]) -> list[str]:
                 )
                 break
     return lines
+
+
+def _sweeps(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Each sweep's rows with a cloud output share, by that share; a sweep that reached
+    one threshold is a point like any other, not a line, and is left out."""
+    swept: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.sweep and row.cloud_output_share is not None:
+            swept[row.sweep].append(row)
+    return {
+        sweep: sorted(members, key=lambda r: r.cloud_output_share or 0.0)
+        for sweep, members in swept.items()
+        if len(members) > 1
+    }
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
@@ -319,14 +330,8 @@ def frontier_figure(rows: Sequence[Row], title: str = "") -> Any:
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     points = [r for r in rows if r.cloud_output_share is not None]
-    swept: dict[str, list[Row]] = defaultdict(list)
-    for row in points:
-        if row.sweep:
-            swept[row.sweep].append(row)
-    # A sweep that reached one threshold is a point like any other, not a line.
-    sweeps = {sweep: members for sweep, members in swept.items() if len(members) > 1}
+    sweeps = _sweeps(points)
     for sweep, members in sweeps.items():
-        members.sort(key=lambda r: r.cloud_output_share or 0.0)
         xs, ys = zip(*map(_point, members), strict=True)
         ax.plot(
             xs,
