@@ -57,7 +57,12 @@ _RESULT = re.compile(r"(?:=|\bAnswer:)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
 
 def step_results(text: str) -> list[float]:
     """The numbers a step computes: each one right after an `=` or `Answer:`."""
-    return [float(m.replace(",", "")) for m in _RESULT.findall(text)]
+    return [float(m[1].replace(",", "")) for m in result_matches(text)]
+
+
+def result_matches(text: str) -> list[re.Match[str]]:
+    """Where a step states the numbers it computes (group 1 of each match)."""
+    return list(_RESULT.finditer(text))
 
 
 def step_is_right(text: str, item: Item) -> bool | None:
