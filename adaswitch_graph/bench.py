@@ -33,8 +33,8 @@ import json
 import math
 import resource
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -156,6 +156,9 @@ class BenchSetup:
     model_names: tuple[str | None, str | None] | None = None
     """The (local, cloud) model specs each run records, for a summary to price them
     (default: `local` and `cloud` where they are specs, not model objects)."""
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """USD per million (input, output) tokens by model spec, over the built-in table:
+    each run records them, and a later summary of its results prices with them."""
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -362,6 +365,8 @@ async def _run_system(
         "local": names[0],
         "cloud": names[1],
     }
+    if setup.prices:
+        meta["prices"] = {model: list(price) for model, price in setup.prices.items()}
     sink.write(json.dumps(meta) + "\n")
     sink.flush()
 

@@ -246,7 +246,10 @@ def bench(
     ] = True,
     price: Annotated[
         list[str] | None,
-        typer.Option(help="MODEL=IN,OUT: USD per million input/output tokens (repeatable)."),
+        typer.Option(
+            help="MODEL=IN,OUT: USD per million input/output tokens (repeatable; "
+            "recorded with the run, for later summaries)."
+        ),
     ] = None,
     verifier: Annotated[
         Path | None, typer.Option(help="A verifier JSON (default: the shipped one).")
@@ -277,6 +280,7 @@ def bench(
                 local=resolve_model(local, base_url=local_base_url),
                 cloud=resolve_model(cloud, base_url=cloud_base_url),
                 model_names=(local, cloud),
+                prices=prices,
                 concurrency=concurrency,
                 max_steps=max_steps,
                 match=match,

@@ -86,9 +86,11 @@ def summarize(
 ) -> list[Row]:
     """One row per system, over the items every system finished (so rows compare).
 
-    `sweeps` names the sweep of a system where the records may not: a system first run
-    alone and then named in a sweep keeps its first records, tagged with no sweep."""
-    table = {**PRICES, **(prices or {})}
+    Models are priced by `prices`, else by the prices the runs recorded, else by
+    `PRICES`. `sweeps` names the sweep of a system where the records may not: a system
+    first run alone and then named in a sweep keeps its first records, tagged with no
+    sweep."""
+    table = {**PRICES, **recorded_prices(records), **(prices or {})}
     local_price = table.get(local_model, (0.0, 0.0))
     cloud_price = table.get(cloud_model, (0.0, 0.0))
     by_system: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -189,6 +191,15 @@ def _reused(records: Sequence[Mapping[str, Any]]) -> float:
 
 def _mean(records: Sequence[Mapping[str, Any]], field: str) -> float:
     return sum(float(r.get(field, 0)) for r in records) / len(records) if records else 0.0
+
+
+def recorded_prices(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+    """The price overrides the runs in `records` were given, a later run's winning."""
+    found: dict[str, tuple[float, float]] = {}
+    for record in records:
+        if record.get("meta"):
+            found.update((model, tuple(p)) for model, p in record.get("prices", {}).items())
+    return found
 
 
 def _price(price: tuple[float, float], record: Mapping[str, Any], role: str) -> float:

@@ -363,8 +363,8 @@ def trace_html(runs: Sequence[TraceRun], title: str = "adaswitch trace") -> str:
 
 def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
     """The summary `adaswitch bench` prints for these records, as HTML: its table, the
-    target check and the frontier plot (inline SVG). Costs use the price table for the
-    models the last run recorded (`--price` overrides are not recorded)."""
+    target check and the frontier plot (inline SVG). Costs are priced for the models
+    the last run recorded, with the `--price` overrides the runs recorded."""
     from adaswitch_graph.report import COLUMNS, frontier_figure, row_cells, summarize, target_lines
 
     models: Mapping[str, Any] = next(

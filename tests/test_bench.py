@@ -188,6 +188,14 @@ def test_each_run_records_the_names_of_its_models(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     records = run_bench(ITEMS[:2], [System("local", "local")], out, setup(model_names=names))
     assert [(r["local"], r["cloud"]) for r in records if r.get("meta")] == [names]
+    assert not [r for r in records if "prices" in r]  # none given, none recorded
+
+
+def test_each_run_records_the_prices_it_was_given(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    prices = {"openai:gpt-4o": (2.5, 10.0)}
+    records = run_bench(ITEMS[:2], [System("local", "local")], out, setup(prices=prices))
+    assert [r["prices"] for r in records if r.get("meta")] == [{"openai:gpt-4o": [2.5, 10.0]}]
 
 
 def test_system_specs() -> None:

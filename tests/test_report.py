@@ -14,6 +14,7 @@ from adaswitch_graph.report import (
     frontier_figure,
     markdown_table,
     plot_frontier,
+    recorded_prices,
     summarize,
     target_lines,
     wilson,
@@ -74,6 +75,21 @@ def records() -> list[dict[str, Any]]:
     # An item only one system finished is left out of every row.
     rs.append(record("local", "local", 99, True))
     return rs
+
+
+def test_the_summary_prices_with_the_prices_the_runs_recorded() -> None:
+    def cloud_cost(records: list[dict[str, Any]], **prices: tuple[float, float]) -> float:
+        rows = summarize(records, cloud_model="c", prices=prices or None)
+        return next(r.cost_per_1k for r in rows if r.system == "cloud")
+
+    # 200 input and 40 output tokens a question.
+    meta = {"meta": True, "system": "cloud", "items_run": 10, "elapsed_s": 60.0}
+    first, later = meta | {"prices": {"c": [1.0, 2.0]}}, meta | {"prices": {"c": [0.5, 1.0]}}
+    assert cloud_cost(records()) == 0.0  # "c" is in no table
+    assert cloud_cost([*records(), first]) == pytest.approx(0.28)
+    assert cloud_cost([*records(), first, later]) == pytest.approx(0.14)  # the later run's
+    assert cloud_cost([*records(), first], c=(0.0, 10.0)) == pytest.approx(0.4)  # asked wins
+    assert recorded_prices([first, later, meta]) == {"c": (0.5, 1.0)}
 
 
 def test_summary_arithmetic() -> None:

@@ -146,6 +146,10 @@ def test_the_bench_summary_prices_the_models_its_runs_recorded() -> None:
     assert "record no name for the cloud model" in unnamed
     assert "record no name" not in bench_summary([*records(), named])
     assert bench_summary([]) == ""
+    # Prices a run was given (`--price`) are the page's too.
+    priced = named | {"prices": {"embedded:qwen2.5-coder-1.5b": [1.0, 2.0]}}
+    found = cost.search(bench_summary([*records(), priced]))
+    assert found and found.group(1) == "0.280"
 
 
 def test_view_refuses_what_it_cannot_show(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
         "bench", "--data", str(data), "--systems", SYSTEMS,
         "--cloud", "embedded:smollm2-135m", "--max-steps", "4",
         "--concurrency", "3", "--out", str(out),
+        "--price", "embedded:smollm2-135m=1000,2000",
     )  # fmt: skip
     done = cli(*args)
     assert done.returncode == 0, done.stderr
@@ -36,10 +37,11 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     assert not [r for r in items if r["error"]], [r["error"] for r in items if r["error"]]
     local = [r for r in items if r["system"] == "local"]
     assert all(r["cloud_calls"] == 0 and r["local_output_tokens"] > 0 for r in local)
-    # Each run names its models, for the viewer to price them.
+    # Each run names its models and their prices, for the viewer to price them.
     metas = [r for r in records if r.get("meta")]
     assert metas and all(
         (m["local"], m["cloud"]) == ("embedded:qwen2.5-coder-0.5b", "embedded:smollm2-135m")
+        and m["prices"] == {"embedded:smollm2-135m": [1000.0, 2000.0]}
         for m in metas
     )
     # The real model's token log-probabilities reached the verifier of every step.
@@ -55,6 +57,10 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
         cloud_row[column].strip()
         == f"{sum(r['cloud_input_chars'] for r in cloud) / len(cloud):.0f}"
     )
+    # Priced as --price says, in USD per 1000 questions.
+    column = [c.strip() for c in header.split("|")].index("$/1k q")
+    dollars = sum(1000 * r["cloud_input_tokens"] + 2000 * r["cloud_output_tokens"] for r in cloud)
+    assert cloud_row[column].strip() == f"{dollars / 1e6 / len(cloud) * 1000:.3f}"
     for name in ("local", "cloud", "selfverify:0.3", "random", "cascade", "oracle"):
         assert name in done.stdout
     assert "peak RSS" in done.stdout
