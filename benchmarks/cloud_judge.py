@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from adaswitch_graph.prompts.verify import JUDGE_PROMPT
 from adaswitch_graph.report import auroc
 from adaswitch_graph.scoring import reaches, result_matches
 from adaswitch_graph.signals import judge_p_correct
+from adaswitch_graph.state import Step
 from adaswitch_graph.steps import render_steps, solution_so_far, step_label
 from adaswitch_graph.verifier import Verifier
 
@@ -63,7 +64,7 @@ class Flagged:
     """`item/position`: where the verdict cache files it."""
     row: calibrate.Row
     question: str
-    before: list[Mapping[str, Any]]
+    before: Sequence[Step]
     """The steps before it."""
     index: int
     text: str
@@ -99,7 +100,7 @@ async def verdict(cloud: LanguageModelLike, step: Flagged, check: str) -> dict[s
     if check == "judge":
         messages = JUDGE_PROMPT.format_messages(
             question=step.question,
-            solution=solution_so_far(step.before),  # type: ignore[arg-type]
+            solution=solution_so_far(step.before),
             index=step.index,
             step=step.text,
         )
@@ -109,7 +110,7 @@ async def verdict(cloud: LanguageModelLike, step: Flagged, check: str) -> dict[s
     results = result_matches(step.text)
     if not results:  # the step computes nothing: there is no number to check
         return {"p_correct": None, "out_tokens": 0}
-    solution = render_steps(step.before)  # type: ignore[arg-type]
+    solution = render_steps(step.before)
     prefill = f"{solution}\n" if solution else ""
     prefill += f"{step_label(step.index)} {step.text[: results[0].start(1)]}"
     messages = [*LOCAL_PROMPT.format_messages(question=step.question), AIMessage(prefill)]
