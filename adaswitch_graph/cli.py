@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adaswitch_graph.budget import Budget
+from adaswitch_graph.calibration import DEFAULT_FLAG_SHARE, FEATURES
 from adaswitch_graph.datasets import DATA_ENV
 from adaswitch_graph.embedded import DEFAULT_CLOUD, DEFAULT_LOCAL
 from adaswitch_graph.errors import AdaSwitchError
@@ -404,6 +405,71 @@ def _fits(table: Table) -> bool:
     """Whether `table` shows in full at the console's width."""
     unbounded = console.options.update(max_width=10_000)
     return Measurement.get(console, unbounded, table).maximum <= console.width
+
+
+@app.command()
+def calibrate(
+    results: Annotated[
+        Path, typer.Argument(help="Bench results with the local model alone (--systems local).")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Where to write the verifier JSON.")] = None,
+    system: Annotated[str, typer.Option(help="The system whose local steps to fit on.")] = "local",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"Folder of the datasets, for the worked solutions (default ${DATA_ENV})."
+        ),
+    ] = None,
+    features: Annotated[
+        str, typer.Option(help="Comma-separated step signals to weigh.")
+    ] = ",".join(FEATURES),
+    flag_share: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Share of the steps the threshold flags.")
+    ] = DEFAULT_FLAG_SHARE,
+) -> None:
+    """Fit the verifier to your local model: its steps in a bench run, labelled from the
+    items' worked solutions (run it on GSM8K train, not on the items you measure on)."""
+    from adaswitch_graph.calibration import calibrate as fit_verifier
+
+    if not results.exists():
+        fail(
+            f"{results} does not exist; make it with: adaswitch bench --dataset gsm8k-train "
+            f"--limit 240 --systems local --local SPEC --out {results}"
+        )
+    try:
+        found = fit_verifier(
+            results,
+            system=system,
+            data_dir=data_dir,
+            features=[f.strip() for f in features.split(",") if f.strip()],
+            flag_share=flag_share,
+        )
+    except (AdaSwitchError, ValueError) as exc:
+        fail(exc)
+    weights = ", ".join(f"{f} {c:+.3f}" for f, c in found.verifier.coefficients.items())
+    held_out = found.cross_validated_step_auroc
+    console.print(
+        f"{found.items} items, {found.steps} local steps, {found.labelled} labelled from the "
+        f"reference ({found.wrong} wrong)\n"
+        f"verifier: {weights}, intercept {found.verifier.intercept:+.3f}\n"
+        f"step AUROC against the labels: {_auroc(found.step_auroc)} in sample, "
+        f"{_auroc(held_out)} cross-validated (5 folds of the items)\n"
+        f"threshold flagging {found.flag_share:.0%} of these steps: {found.threshold:.3g}",
+        highlight=False,
+    )
+    if out is None:
+        console.print("(not written: --out FILE writes it)")
+        return
+    found.verifier.save(out)
+    console.print(
+        f"wrote {out}; use it with --verifier {out} --threshold {found.threshold:.3g} "
+        "(adaswitch ask, adaswitch bench) or Verifier.load in Python",
+        highlight=False,
+    )
+
+
+def _auroc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 @app.command()

@@ -39,7 +39,7 @@ class Policy(Protocol):
 
 DEFAULT_THRESHOLD = 0.44
 """Set with the shipped verifier on GSM8K train steps of the bundled 0.5B model (it flags
-38% of them); refit the verifier and retune it for another local model."""
+38% of them); for another local model, `adaswitch calibrate` fits both."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Turns a step's signals into one calibrated error probability.
 
 A small logistic model over the token-confidence features (and the model's own
-verdict when it was asked). Its coefficients ship in `verifier.json` and can be refit
-on labelled steps with `Verifier.fit`.
+verdict when it was asked). Its coefficients ship in `verifier.json`; fit them to
+another local model with `adaswitch calibrate` (`adaswitch_graph.calibration`), or on
+labelled steps of your own with `Verifier.fit`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Verifier:
         if sampled and judged:
             raise ValueError(
                 "no verifier ships for sampled and judged steps together; fit one on both "
-                "features (benchmarks/calibrate_verifier.py) and pass it as verifier= "
+                "features (adaswitch calibrate --features ...) and pass it as verifier= "
                 "(--verifier on the command line)"
             )
         suffix = "-judged" if judged else "-sampled" if sampled else ""

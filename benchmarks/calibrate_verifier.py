@@ -28,20 +28,30 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.datasets import Item, load_items
+from adaswitch_graph.calibration import (
+    FEATURES,
+    LABEL_TEXT,
+    LABELS,
+    Row,
+    Rows,
+    cross_validated,
+    error_probability,
+    fit,
+    labelled,
+    references,
+    separation,
+    steps_of,
+    threshold_flagging,
+    unrecorded,
+)
+from adaswitch_graph.datasets import Item
 from adaswitch_graph.report import auroc
-from adaswitch_graph.scoring import step_is_right
-from adaswitch_graph.signals import ARITH_FEATURE, FIRST_FEATURE, arithmetic_errors
+from adaswitch_graph.signals import ARITH_FEATURE, FIRST_FEATURE
 from adaswitch_graph.verifier import Verifier
 
-FEATURES = ("digits_logprob",)
-"""The shipped verifier's features (chosen by cross-validation on GSM8K train items)."""
 CANDIDATES = (
     "min_logprob",
     "mean_logprob",
@@ -54,142 +64,6 @@ CANDIDATES = (
     FIRST_FEATURE,
 )
 """Every step feature `--search` tries."""
-STEP_AUROC = "AUROC step p vs step wrong (reference)"
-"""The key of `separation`'s step-level AUROC."""
-
-
-@dataclass(frozen=True)
-class Row:
-    """One local step of a bench record."""
-
-    item: str
-    signals: dict[str, float]
-    solution_wrong: bool
-    step_wrong: bool | None
-    """From the reference solution (`step_is_right`); None where it cannot tell."""
-
-
-Rows = Sequence[Row]
-LABELS: dict[str, Callable[[Row], bool | None]] = {
-    "steps": lambda row: row.step_wrong,
-    "solution": lambda row: row.solution_wrong,
-}
-LABEL_TEXT = {
-    "steps": "a step is wrong when a number it computes is nowhere in the reference "
-    "solution or the question (steps that compute nothing are left out)",
-    "solution": "a step is wrong when its solution's final answer is wrong",
-}
-
-
-def references(data_dir: str | None) -> dict[str, Item]:
-    """The GSM8K and SVAMP items by the ids a bench gives them, for their worked
-    solutions."""
-    found: dict[str, Item] = {}
-    for dataset in ("gsm8k", "gsm8k-train", "svamp"):
-        try:
-            found.update((i.id, i) for i in load_items(dataset, data_dir=data_dir))
-        except ValueError:
-            continue
-    return found
-
-
-def local_steps(path: str, system: str) -> Iterator[tuple[dict[str, Any], int]]:
-    """Each step of `system` in `path` that the local model drafted with token signals,
-    also those the cloud then rewrote: its record and its position in the trajectory.
-    (Leaving the rewritten ones out would drop the very steps a policy flagged.) A step
-    the local model retried and the cloud then rewrote is left out: its signals are the
-    retry's, whose text the trajectory does not keep."""
-    for record in item_records(read_records(path)):
-        if record["system"] != system or record.get("error"):
-            continue
-        for n, step in enumerate(record.get("trajectory", [])):
-            # Records written before trajectories kept `retried` have no such steps.
-            unknown_text = step.get("retried", False) and step["author"] == "cloud"
-            if "min_logprob" in step["signals"] and not unknown_text:
-                yield record, n
-
-
-def local_text(step: Mapping[str, Any]) -> str:
-    """The local draft that a step's signals were read off."""
-    return str(step["text"] if step["author"] == "local" else step["draft"])
-
-
-def steps_of(path: str, system: str, items: Mapping[str, Item]) -> list[Row]:
-    """Every local draft of `system` in `path`, with its labels."""
-    rows = []
-    for record, n in local_steps(path, system):
-        text = local_text(record["trajectory"][n])
-        item = items.get(record["item"])
-        signals = dict(record["trajectory"][n]["signals"])
-        signals[ARITH_FEATURE] = float(arithmetic_errors(text))
-        # Derived, as the graph does, so that runs made before it was recorded have it.
-        signals[FIRST_FEATURE] = float(record["trajectory"][n]["index"] == 1)
-        right = None if item is None else step_is_right(text, item)
-        wrong = None if right is None else not right
-        rows.append(Row(record["item"], signals, not record["correct"], wrong))
-    return rows
-
-
-def labelled(rows: Rows, labels: str) -> list[tuple[Row, bool]]:
-    return [(row, y) for row in rows if (y := LABELS[labels](row)) is not None]
-
-
-def fit(
-    rows: Rows, features: Sequence[str], labels: str, meta: dict[str, Any] | None = None
-) -> Verifier:
-    pairs = labelled(rows, labels)
-    if not pairs:
-        raise SystemExit(f"no step has a {labels!r} label; is --data-dir right?")
-    return Verifier.fit(
-        [r.signals for r, _ in pairs], [y for _, y in pairs], features=features, meta=meta
-    )
-
-
-def separation(p: Sequence[float], rows: Rows) -> dict[str, float | None]:
-    """How well the error probabilities `p` of `rows` pick out wrong steps and answers."""
-    steps = [(prob, row.step_wrong) for prob, row in zip(p, rows, strict=True)]
-    known = [(prob, wrong) for prob, wrong in steps if wrong is not None]
-    worst: dict[str, tuple[float, bool]] = {}
-    for prob, row in zip(p, rows, strict=True):
-        worst[row.item] = (max(prob, worst.get(row.item, (0.0, False))[0]), row.solution_wrong)
-    return {
-        STEP_AUROC: auroc([q for q, _ in known], [w for _, w in known]),
-        "AUROC step p vs solution wrong": auroc(p, [row.solution_wrong for row in rows]),
-        "AUROC max step p vs answer wrong": auroc(
-            [v[0] for v in worst.values()], [v[1] for v in worst.values()]
-        ),
-    }
-
-
-def cross_validated(
-    rows: Rows, features: Sequence[str], labels: str, folds: int
-) -> dict[str, float]:
-    """AUROCs on held-out items: the items are split into `folds`, each fold is scored by
-    a fit on the others, and each AUROC is the mean over the folds (ranking within a
-    fold, so the folds' different intercepts do not blur it)."""
-    items = sorted({row.item for row in rows})
-    fold_of = {item: n % folds for n, item in enumerate(items)}
-    per_fold: list[dict[str, float | None]] = []
-    for k in range(folds):
-        verifier = fit([r for r in rows if fold_of[r.item] != k], features, labels)
-        held_out = [r for r in rows if fold_of[r.item] == k]
-        per_fold.append(separation([_p(verifier, r) for r in held_out], held_out))
-    return {key: _mean([fold[key] for fold in per_fold]) for key in per_fold[0]}
-
-
-def _p(verifier: Verifier, row: Row) -> float:
-    return verifier.error_probability(row.signals) or 0.0
-
-
-def _mean(values: Sequence[float | None]) -> float:
-    known = [v for v in values if v is not None]
-    return sum(known) / len(known) if known else float("nan")
-
-
-def unrecorded(rows: Rows, features: Sequence[str]) -> list[str]:
-    """The `features` some step lacks: runs made before a signal existed, or without the
-    option that records it, lack it."""
-    return [f for f in features if not all(f in row.signals for row in rows)]
 
 
 def search(rows: Rows, labels: str, size: int, folds: int) -> None:
@@ -209,15 +83,8 @@ def search(rows: Rows, labels: str, size: int, folds: int) -> None:
         print(f"  {' '.join(f'{v:.3f}' for v in values)}  {names}")
 
 
-def threshold_flagging(p: Sequence[float], share: float) -> float:
-    """The lowest threshold that flags at most `share` of the steps."""
-    ranked = sorted(p, reverse=True)
-    count = int(share * len(ranked))
-    return ranked[count] + 1e-9 if count < len(ranked) else 0.0
-
-
 def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
-    p = [_p(verifier, row) for row in rows]
+    p = [error_probability(verifier, row) for row in rows]
     token_only = Verifier(
         {f: c for f, c in verifier.coefficients.items() if f != ARITH_FEATURE}, verifier.intercept
     )
@@ -243,7 +110,7 @@ def report(name: str, verifier: Verifier, rows: Rows) -> dict[str, Any]:
         "steps with a calculation that does not add up": sum(arith),
         **separation(p, rows),
         "AUROC step p (token features only) vs calculation wrong": auroc(
-            [_p(token_only, row) for row in rows], arith
+            [error_probability(token_only, row) for row in rows], arith
         ),
         "AUROC -min token logprob vs answer wrong": auroc(
             [-v[0] for v in lowest.values()], [v[1] for v in lowest.values()]
@@ -308,21 +175,26 @@ def main() -> None:
             f"{args.system!r} in {args.records} (a run made before the signal existed, or "
             "without the option that records it: judged- or sampled- systems)"
         )
-    verifier = fit(
-        rows,
-        features,
-        args.labels,
-        {
-            "fitted_on": f"{Path(args.records).name}: {len({r.item for r in rows})} items, "
-            f"{len(labelled(rows, args.labels))} labelled local steps",
-            "labels": LABEL_TEXT[args.labels],
-            "script": "benchmarks/calibrate_verifier.py",
-        },
-    )
+    try:
+        verifier = fit(
+            rows,
+            features,
+            args.labels,
+            {
+                "fitted_on": f"{Path(args.records).name}: {len({r.item for r in rows})} items, "
+                f"{len(labelled(rows, args.labels))} labelled local steps",
+                "labels": LABEL_TEXT[args.labels],
+                "script": "benchmarks/calibrate_verifier.py",
+            },
+        )
+    except ValueError as exc:  # no step is labelled
+        raise SystemExit(str(exc)) from None
     print(json.dumps(verifier.to_dict(), indent=2))
     print("in sample:")
     report(args.records, verifier, rows)
-    threshold = threshold_flagging([_p(verifier, row) for row in rows], args.flag_share)
+    threshold = threshold_flagging(
+        [error_probability(verifier, row) for row in rows], args.flag_share
+    )
     print(f"  threshold flagging {args.flag_share:.0%} of the steps: {threshold:.3f}")
     if args.cv > 1:
         print(f"{args.cv}-fold cross-validated, labels {args.labels!r} (mean over folds):")

@@ -35,10 +35,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import calibrate_verifier as calibrate
+from calibrate_verifier import step_parser, step_rows
 from langchain_core.language_models import LanguageModelLike
 from langchain_core.messages import AIMessage, BaseMessage
 
+import adaswitch_graph.calibration as calibration
 from adaswitch_graph.models import resolve_model, with_output_limit
 from adaswitch_graph.policies import SelfVerifyPolicy
 from adaswitch_graph.prompts.local import LOCAL_PROMPT
@@ -62,7 +63,7 @@ _LEADING_NUMBER = re.compile(r"\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)")
 class Flagged:
     key: str
     """`item/position`: where the verdict cache files it."""
-    row: calibrate.Row
+    row: calibration.Row
     question: str
     before: Sequence[Step]
     """The steps before it."""
@@ -73,12 +74,12 @@ class Flagged:
 def flagged_steps(
     records: str,
     system: str,
-    rows: Sequence[calibrate.Row],
-    flagged: Callable[[calibrate.Row], bool],
+    rows: Sequence[calibration.Row],
+    flagged: Callable[[calibration.Row], bool],
 ) -> list[Flagged]:
     """The steps of `rows` that are `flagged`, with what the judge sees."""
     found = []
-    for (record, n), row in zip(calibrate.local_steps(records, system), rows, strict=True):
+    for (record, n), row in zip(calibration.local_steps(records, system), rows, strict=True):
         if flagged(row):
             trajectory = record["trajectory"]
             found.append(
@@ -88,7 +89,7 @@ def flagged_steps(
                     record["question"],
                     trajectory[:n],
                     trajectory[n]["index"],
-                    calibrate.local_text(trajectory[n]),
+                    calibration.local_text(trajectory[n]),
                 )
             )
     return found
@@ -170,7 +171,7 @@ async def ask(
     return known
 
 
-def wrong_share(rows: Sequence[calibrate.Row]) -> str:
+def wrong_share(rows: Sequence[calibration.Row]) -> str:
     """The share of `rows`' labelled steps that are wrong, or "-" when none is labelled."""
     labels = [r.step_wrong for r in rows if r.step_wrong is not None]
     return f"{sum(labels) / len(labels):.0%}" if labels else "-"
@@ -182,7 +183,7 @@ def shown(value: float | None) -> str:
 
 
 def main() -> None:
-    parser = calibrate.step_parser(__doc__)
+    parser = step_parser(__doc__)
     parser.add_argument("--verdicts", help="JSONL that keeps the cloud's verdicts between runs")
     parser.add_argument("--cloud", default="embedded:qwen2.5-coder-1.5b")
     parser.add_argument("--threshold", type=float, default=SelfVerifyPolicy().threshold)
@@ -190,10 +191,10 @@ def main() -> None:
     parser.add_argument("--check", choices=CHECKS, default="judge", help="how the cloud checks")
     args = parser.parse_args()
 
-    _, rows = calibrate.step_rows(args)
+    _, rows = step_rows(args)
     verifier = Verifier.default()
 
-    def doubt(row: calibrate.Row) -> float:
+    def doubt(row: calibration.Row) -> float:
         return verifier.error_probability(row.signals) or 0.0
 
     steps = flagged_steps(args.records, args.system, rows, lambda r: doubt(r) >= args.threshold)
@@ -216,9 +217,9 @@ def main() -> None:
     doubted = [1 - r.signals[VERDICT] for _, r in labelled]
     name = "P(no)" if args.check == "judge" else "other number"
     print(f"  cloud's {name}: {shown(auroc(doubted, wrong))}")
-    both = calibrate.cross_validated(
-        [r for _, r in judged], (*calibrate.FEATURES, VERDICT), "steps", args.cv
-    )[calibrate.STEP_AUROC]
+    both = calibration.cross_validated(
+        [r for _, r in judged], (*calibration.FEATURES, VERDICT), "steps", args.cv
+    )[calibration.STEP_AUROC]
     print(f"  both, {args.cv}-fold cross-validated: {both:.3f}")
     costs = [t for s, _ in judged if (t := verdicts[s.key].get("out_tokens")) is not None]
     if costs:

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from adaswitch_graph.bench import item_records, local_confidence, read_records
+from adaswitch_graph.calibration import references
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.report import auroc
 from adaswitch_graph.scoring import step_is_right
@@ -254,8 +255,6 @@ def render(system: str, found: Mapping[str, Any]) -> str:
 
 
 def main() -> None:
-    from calibrate_verifier import references
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="a bench results file with local, cloud and SYSTEM")
     parser.add_argument(

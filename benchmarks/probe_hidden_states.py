@@ -26,19 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from calibrate_verifier import (
+from calibrate_verifier import step_parser, step_rows
+from langchain_core.messages import convert_to_openai_messages
+
+from adaswitch_graph.bundled import model_path
+from adaswitch_graph.calibration import (
     FEATURES,
     STEP_AUROC,
     Row,
     cross_validated,
     local_steps,
     local_text,
-    step_parser,
-    step_rows,
 )
-from langchain_core.messages import convert_to_openai_messages
-
-from adaswitch_graph.bundled import model_path
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.embedded import DEFAULT_LOCAL, _free_port, cpu_threads
 from adaswitch_graph.prompts.local import LOCAL_PROMPT

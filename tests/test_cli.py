@@ -220,3 +220,58 @@ def test_ask_with_verdicts_and_samples_asks_for_a_verifier(monkeypatch: pytest.M
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     result = run("ask", "2+2?", *OPENAI_PAIR, "--judge", "--samples", "2")
     assert_one_line_error(result, "no verifier ships for sampled and judged steps", "--verifier")
+
+
+def test_calibrate_fits_the_verifier_to_a_local_models_steps(tmp_path: Path) -> None:
+    from tests.test_calibrate import write_run
+
+    data, records = write_run(tmp_path)
+    out = tmp_path / "mine.json"
+    args = ("--data-dir", str(data), "--out", str(out), "--flag-share", "0.25")
+    result = run("calibrate", str(records), *args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    # 20 items of two steps; the 20 second steps compute a number, 10 of them wrong,
+    # and exactly those were written with unsure digits.
+    assert "20 items, 40 local steps, 20 labelled from the reference (10 wrong)" in text
+    assert "step AUROC against the labels: 1.000 in sample" in text
+    fitted = Verifier.load(out)
+    assert list(fitted.coefficients) == ["digits_logprob"]
+    assert fitted.coefficients["digits_logprob"] < 0  # surer digits, fewer errors
+    threshold = float(text.split("threshold flagging 25% of these steps: ")[1].split()[0])
+    assert f"--verifier {out} --threshold {threshold:.3g}" in text
+    # A quarter of the 40 steps: the ten written with unsure digits.
+    assert flag_share_of(fitted, records, threshold) == 10 / 40
+
+
+def flag_share_of(verifier: Verifier, records: Path, threshold: float) -> float:
+    steps = [
+        s["signals"]
+        for line in records.read_text().splitlines()
+        for s in json.loads(line)["trajectory"]
+    ]
+    return sum((verifier.error_probability(s) or 0) >= threshold for s in steps) / len(steps)
+
+
+def test_calibrate_says_what_is_missing(tmp_path: Path) -> None:
+    from tests.test_calibrate import write_run
+
+    assert_one_line_error(
+        run("calibrate", str(tmp_path / "none.jsonl")),
+        "does not exist; make it with: adaswitch bench --dataset gsm8k-train",
+    )
+    data, records = write_run(tmp_path)
+    assert_one_line_error(
+        run("calibrate", str(records), "--data-dir", str(tmp_path / "empty")),
+        "no step has a 'steps' label; is --data-dir right?",
+    )
+    assert_one_line_error(
+        run("calibrate", str(records), "--data-dir", str(data), "--system", "cloud"),
+        "no local steps of system 'cloud'",
+    )
+    assert_one_line_error(
+        run(
+            "calibrate", str(records), "--data-dir", str(data), "--features", "sample_disagreement"
+        ),
+        "features sample_disagreement are not recorded on every local step",
+    )
