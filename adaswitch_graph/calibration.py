@@ -60,11 +60,11 @@ LABEL_TEXT = {
 }
 
 
-def references(data_dir: str | None) -> dict[str, Item]:
-    """The GSM8K and SVAMP items by the ids a bench gives them, for their worked
-    solutions."""
+def references(data_dir: str | None, data: str | None = None) -> dict[str, Item]:
+    """The GSM8K and SVAMP items, and those of the JSONL file `data`, by the ids a bench
+    gives them, for their worked solutions."""
     found: dict[str, Item] = {}
-    for dataset in ("gsm8k", "gsm8k-train", "svamp"):
+    for dataset in ("gsm8k", "gsm8k-train", "svamp", *([data] if data else [])):
         try:
             found.update((i.id, i) for i in load_items(dataset, data_dir=data_dir))
         except ValueError:
@@ -207,16 +207,21 @@ def calibrate(
     *,
     system: str = "local",
     data_dir: str | Path | None = None,
+    data: str | Path | None = None,
     features: Sequence[str] = FEATURES,
     flag_share: float = DEFAULT_FLAG_SHARE,
     folds: int = 5,
 ) -> Calibration:
     """Fit a verifier on the local steps of `system` in a bench results file, against
-    step labels from the items' worked solutions (found in `data_dir`)."""
+    step labels from the items' worked solutions: GSM8K's and SVAMP's in `data_dir`, and
+    those of the JSONL file `data` (the bench's `--data`)."""
     if not 0.0 < flag_share < 1.0:
         raise ValueError(f"flag_share must be between 0 and 1, got {flag_share}")
     path = str(records)
-    rows = steps_of(path, system, references(None if data_dir is None else str(data_dir)))
+    items = references(
+        None if data_dir is None else str(data_dir), None if data is None else str(data)
+    )
+    rows = steps_of(path, system, items)
     if not rows:
         raise ValueError(
             f"no local steps of system {system!r} in {path}; run the local model alone "
@@ -236,7 +241,6 @@ def calibrate(
     }
     verifier = fit(rows, features, "steps", meta)
     p = [error_probability(verifier, row) for row in rows]
-    items = len({r.item for r in rows})
     try:
         held_out = cross_validated(rows, features, "steps", folds)[STEP_AUROC]
     except ValueError:  # a fold with no labelled step to fit on
@@ -247,7 +251,7 @@ def calibrate(
         verifier=verifier,
         threshold=_round_up(threshold_flagging(p, flag_share)),
         flag_share=flag_share,
-        items=items,
+        items=len({r.item for r in rows}),
         steps=len(rows),
         labelled=len(pairs),
         wrong=sum(y for _, y in pairs),

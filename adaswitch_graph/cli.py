@@ -420,6 +420,9 @@ def calibrate(
             help=f"Folder of the datasets, for the worked solutions (default ${DATA_ENV})."
         ),
     ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="The JSONL file the bench ran (its --data), if any.")
+    ] = None,
     features: Annotated[
         str, typer.Option(help="Comma-separated step signals to weigh.")
     ] = ",".join(FEATURES),
@@ -441,6 +444,7 @@ def calibrate(
             results,
             system=system,
             data_dir=data_dir,
+            data=data,
             features=[f.strip() for f in features.split(",") if f.strip()],
             flag_share=flag_share,
         )

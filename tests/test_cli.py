@@ -242,6 +242,10 @@ def test_calibrate_fits_the_verifier_to_a_local_models_steps(tmp_path: Path) -> 
     assert f"--verifier {out} --threshold {threshold:.3g}" in text
     # A quarter of the 40 steps: the ten written with unsure digits.
     assert flag_share_of(fitted, records, threshold) == 10 / 40
+    # The items a bench ran from a file (its --data) label the steps as well.
+    from_file = run("calibrate", str(records), "--data", str(data / "gsm8k" / "train.jsonl"))
+    assert from_file.exit_code == 0, from_file.output
+    assert "20 labelled from the reference (10 wrong)" in " ".join(from_file.output.split())
 
 
 def flag_share_of(verifier: Verifier, records: Path, threshold: float) -> float:
