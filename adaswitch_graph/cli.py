@@ -461,6 +461,12 @@ def calibrate(
         f"threshold flagging {found.flag_share:.0%} of these steps: {found.threshold:.3g}",
         highlight=False,
     )
+    if found.labelled < FEW_LABELLED:
+        errors.print(
+            f"warning: only {found.labelled} labelled steps; the fit and its threshold are "
+            "rough (240 GSM8K train items give about 800)",
+            highlight=False,
+        )
     if out is None:
         console.print("(not written: --out FILE writes it)")
         return
@@ -470,6 +476,10 @@ def calibrate(
         "(adaswitch ask, adaswitch bench) or Verifier.load in Python",
         highlight=False,
     )
+
+
+FEW_LABELLED = 200
+"""Fewer labelled steps than this make a rough fit: the warning says so."""
 
 
 def _auroc(value: float | None) -> str:

@@ -234,6 +234,7 @@ def test_calibrate_fits_the_verifier_to_a_local_models_steps(tmp_path: Path) -> 
     # 20 items of two steps; the 20 second steps compute a number, 10 of them wrong,
     # and exactly those were written with unsure digits.
     assert "20 items, 40 local steps, 20 labelled from the reference (10 wrong)" in text
+    assert "warning: only 20 labelled steps; the fit and its threshold are rough" in text
     assert "step AUROC against the labels: 1.000 in sample" in text
     fitted = Verifier.load(out)
     assert list(fitted.coefficients) == ["digits_logprob"]
