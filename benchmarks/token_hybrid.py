@@ -170,10 +170,15 @@ async def run(
 
 
 def summary(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The table: accuracy, gap recovered and cloud output tokens against cloud alone."""
+    """The table: accuracy, gap recovered and cloud output tokens against cloud alone,
+    over the items every system finished (so that rows compare)."""
+    common = set.intersection(
+        *({r["item"] for r in records if r["system"] == s} for s in {r["system"] for r in records})
+    )
     by: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
-        by.setdefault(record["system"], []).append(record)
+        if record["item"] in common:
+            by.setdefault(record["system"], []).append(record)
     accuracy = {name: sum(r["correct"] for r in rs) / len(rs) for name, rs in by.items()}
     cloud_tokens = sum(r["cloud_output_tokens"] for r in by["cloud"])
     gap = accuracy["cloud"] - accuracy["local"]
@@ -211,6 +216,9 @@ def main() -> None:
     parser.add_argument("--cloud", default="embedded:qwen2.5-coder-1.5b")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--report-only", action="store_true", help="summarize --out's records, run nothing"
+    )
     args = parser.parse_args()
 
     items = load_items(args.dataset, data_dir=args.data_dir, limit=args.limit, offset=args.offset)
@@ -219,6 +227,11 @@ def main() -> None:
         Hybrid(f"{prefix}token:{tau}:{args.k}", float(tau), args.k, args.digits)
         for tau in args.tau.split(",")
     ]
+    if args.report_only:
+        names = {s.name for s in systems}
+        records = [r for r in map(json.loads, args.out.read_text().splitlines())]
+        print("\n".join(summary([r for r in records if r["system"] in names])))
+        return
     set_llm_cache(CallCache(args.out.with_suffix(".calls.sqlite")))
     local, cloud = resolve_model(args.local), resolve_model(args.cloud)
     assert isinstance(local, BaseChatModel) and isinstance(cloud, BaseChatModel)

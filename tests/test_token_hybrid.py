@@ -84,6 +84,10 @@ def test_the_summary_puts_each_system_between_local_and_cloud(hybrid: Any) -> No
         r |= {"cloud_calls": 1, "switches": 1, "local_output_tokens": 10}
     table = "\n".join(hybrid.summary(records))
     assert "| token:0.3:8 | 10 | 50.0% (23.7% to 76.3%) | 50% | 20% |" in table
+    # A system stopped after four items: every row is over those four.
+    partial = [r | {"system": "token:0.9:16"} for r in records[:4]]
+    rows = hybrid.summary([*records, *partial])
+    assert "| local | 4 | 50.0%" in "\n".join(rows) and len(rows) == 2 + 4
 
 
 def test_runs_resume_from_the_results_file(hybrid: Any, tmp_path: Path) -> None:
