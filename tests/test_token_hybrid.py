@@ -72,13 +72,15 @@ def test_alone_or_below_no_threshold_nothing_is_switched(hybrid: Any) -> None:
 
 
 def test_the_summary_puts_each_system_between_local_and_cloud(hybrid: Any) -> None:
-    def record(system: str, correct: bool, cloud_tokens: int) -> dict[str, Any]:
-        return {"system": system, "correct": correct, "cloud_output_tokens": cloud_tokens}
+    def record(system: str, n: int, correct: bool, cloud_tokens: int) -> dict[str, Any]:
+        return {"system": system, "item": f"q-{n}", "correct": correct} | {
+            "cloud_output_tokens": cloud_tokens
+        }
 
     records = [
-        *(record("local", n < 2, 0) for n in range(10)),
-        *(record("cloud", n < 8, 100) for n in range(10)),
-        *(record("token:0.3:8", n < 5, 20) for n in range(10)),
+        *(record("local", n, n < 2, 0) for n in range(10)),
+        *(record("cloud", n, n < 8, 100) for n in range(10)),
+        *(record("token:0.3:8", n, n < 5, 20) for n in range(10)),
     ]
     for r in records:
         r |= {"cloud_calls": 1, "switches": 1, "local_output_tokens": 10}
