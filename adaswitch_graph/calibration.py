@@ -234,9 +234,9 @@ def calibrate(
             "option that records it)"
         )
     pairs = labelled(rows, "steps")
+    items_fitted = len({r.item for r in rows})
     meta = {
-        "fitted_on": f"{Path(path).name}: {len({r.item for r in rows})} items, "
-        f"{len(pairs)} labelled local steps",
+        "fitted_on": f"{Path(path).name}: {items_fitted} items, {len(pairs)} labelled local steps",
         "labels": LABEL_TEXT["steps"],
     }
     verifier = fit(rows, features, "steps", meta)
@@ -251,7 +251,7 @@ def calibrate(
         verifier=verifier,
         threshold=_round_up(threshold_flagging(p, flag_share)),
         flag_share=flag_share,
-        items=len({r.item for r in rows}),
+        items=items_fitted,
         steps=len(rows),
         labelled=len(pairs),
         wrong=sum(y for _, y in pairs),

@@ -34,7 +34,7 @@ from adaswitch_graph.callcache import CallCache
 from adaswitch_graph.datasets import Item, load_items
 from adaswitch_graph.models import resolve_model
 from adaswitch_graph.prompts.local import LOCAL_PROMPT
-from adaswitch_graph.report import wilson
+from adaswitch_graph.report import summarize
 from adaswitch_graph.scoring import score
 from adaswitch_graph.signals import token_logprobs
 from adaswitch_graph.steps import extract_answer, step_label
@@ -171,32 +171,23 @@ async def run(
 
 def summary(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """The table: accuracy, gap recovered and cloud output tokens against cloud alone,
-    over the items every system finished (so that rows compare)."""
-    common = set.intersection(
-        *({r["item"] for r in records if r["system"] == s} for s in {r["system"] for r in records})
-    )
-    by: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        if record["item"] in common:
-            by.setdefault(record["system"], []).append(record)
-    accuracy = {name: sum(r["correct"] for r in rs) / len(rs) for name, rs in by.items()}
-    cloud_tokens = sum(r["cloud_output_tokens"] for r in by["cloud"])
-    gap = accuracy["cloud"] - accuracy["local"]
+    over the items every system finished (so that rows compare): `report.summarize`'s
+    figures, in this prototype's columns."""
+    kinds = {"local": "local", "cloud": "cloud"}
+    rows = summarize([{**r, "kind": kinds.get(r["system"], "token")} for r in records])
     lines = [
         "| system | n | accuracy (95% CI) | gap recovered | cloud out tok. vs cloud alone "
         "| cloud calls/q | switches/q | local out tok./q |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, rs in by.items():
-        n, right = len(rs), sum(r["correct"] for r in rs)
-        low, high = wilson(right, n)
-        recovered = f"{(accuracy[name] - accuracy['local']) / gap:.0%}" if gap else "-"
-        share = sum(r["cloud_output_tokens"] for r in rs) / cloud_tokens if cloud_tokens else 0
+    for row in rows:
+        recovered = "-" if row.gap_recovered is None else f"{row.gap_recovered:.0%}"
+        # Every switch is one cloud call; cloud alone switches nothing.
+        switches = 0.0 if row.kind == "cloud" else row.cloud_calls
         lines.append(
-            f"| {name} | {n} | {right / n:.1%} ({low:.1%} to {high:.1%}) | {recovered} | "
-            f"{share:.0%} | {sum(r['cloud_calls'] for r in rs) / n:.2f} | "
-            f"{sum(r['switches'] for r in rs) / n:.2f} | "
-            f"{sum(r['local_output_tokens'] for r in rs) / n:.0f} |"
+            f"| {row.system} | {row.n} | {row.accuracy:.1%} ({row.ci_low:.1%} to "
+            f"{row.ci_high:.1%}) | {recovered} | {row.cloud_output_share or 0:.0%} | "
+            f"{row.cloud_calls:.2f} | {switches:.2f} | {row.local_tokens:.0f} |"
         )
     return lines
 
