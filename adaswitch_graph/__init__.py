@@ -14,6 +14,7 @@ from adaswitch_graph.policies import (
     RandomPolicy,
     SelfVerifyPolicy,
     StepView,
+    TokenPolicy,
 )
 from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.state import AdaSwitchState, Step
@@ -32,6 +33,7 @@ __all__ = [
     "SelfVerifyPolicy",
     "Step",
     "StepView",
+    "TokenPolicy",
     "TraceWriter",
     "Verifier",
     "create_adaswitch_agent",

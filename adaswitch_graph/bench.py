@@ -4,12 +4,13 @@ Systems (`parse_system`):
 
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
 - any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
-  `random:0.2`): AdaSwitch;
+  `random:0.2`): AdaSwitch; `token:0.8:8`: the token-level switch (`TokenPolicy`);
 - `reprompted-` before a policy spec: the same, with the cloud asked afresh for the
   flagged step (as a hosted API is asked) instead of continuing the solution (as the
   embedded server, vLLM and Ollama do);
 - `random`: `RandomPolicy` at the rate of steps the matched AdaSwitch system sent to
-  the cloud, computed from its records;
+  the cloud, computed from its records (matched to a token-level system:
+  `RandomTokenPolicy` at its switches per local output token, with its `k`);
 - `cascade`: the query-level cascade (local answers the whole question; the least
   confident questions, by the minimum token log-probability of the local solution, go
   to the cloud whole) escalating until it has spent the matched system's cloud output
@@ -51,8 +52,11 @@ from adaswitch_graph.policies import (
     AlwaysLocal,
     Policy,
     RandomPolicy,
+    RandomTokenPolicy,
     SelfVerifyPolicy,
     StepView,
+    TokenLevel,
+    TokenPolicy,
     parse_policy,
 )
 from adaswitch_graph.scoring import score, step_is_right
@@ -122,18 +126,20 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
 
 def parse_sweep(spec: str) -> list[System]:
     """`selfverify:0.1,0.2,0.3` → one AdaSwitch system per threshold, as one sweep;
-    `selfverify:0.3,0.4:300` gives each the same `max_question_chars`."""
+    `selfverify:0.3,0.4:300` gives each the same `max_question_chars`, and
+    `token:0.5,0.7:8` each token-level system the same `k`."""
     policy, sep, values = spec.strip().lower().partition(":")
     values, _, chars = values.partition(":")
     chars = chars.strip()
     thresholds = [v.strip() for v in values.split(",") if v.strip()]
     if not sep or not thresholds:
         raise ValueError(
-            f"bad sweep {spec!r}; write it as POLICY:T1,T2,...[:MAX_QUESTION_CHARS] "
+            f"bad sweep {spec!r}; write it as POLICY:T1,T2,...[:MAX_QUESTION_CHARS or :K] "
             "e.g. selfverify:0.2,0.4"
         )
     gate = f":{chars}" if chars else ""
-    sweep = f"{policy}, questions <= {chars} chars" if chars else policy
+    setting = f"k={chars}" if policy == "token" else f"questions <= {chars} chars"
+    sweep = f"{policy}, {setting}" if chars else policy
     return [parse_system(f"{policy}:{t}{gate}", sweep=sweep) for t in thresholds]
 
 
@@ -156,6 +162,9 @@ class BenchSetup:
     model_names: tuple[str | None, str | None] | None = None
     """The (local, cloud) model specs each run records, for a summary to price them
     (default: `local` and `cloud` where they are specs, not model objects)."""
+    prefill: bool | None = None
+    """Whether both backends continue the assistant's own message (detected from the
+    models when None); token-level systems need it."""
     prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     """USD per million (input, output) tokens by model spec, over the built-in table:
     each run records them, and a later summary of its results prices with them."""
@@ -223,9 +232,7 @@ async def arun_bench(
                     continue
                 policy = system.policy
                 if system.kind == "random":
-                    policy = RandomPolicy(
-                        _cloud_step_rate(out, items, _matched(systems, setup)), setup.seed
-                    )
+                    policy = _random_like(systems, setup, out, items)
                 if system.kind == "oracle-steps":
                     policy = ReferencePolicy(items)
                 await _run_system(system, policy, items, local, cloud, setup, sink, progress)
@@ -315,7 +322,7 @@ async def _run_system(
     if system.kind == "cloud":
         # The cloud model alone: it writes every step, with the local model's prompt.
         graph = create_adaswitch_graph(
-            cloud, cloud, policy=AlwaysLocal(), max_steps=setup.max_steps
+            cloud, cloud, policy=AlwaysLocal(), max_steps=setup.max_steps, prefill=setup.prefill
         )
     else:
         graph = create_adaswitch_graph(
@@ -327,7 +334,8 @@ async def _run_system(
             verifier=setup.verifier if system.kind == "adaswitch" else None,
             samples=setup.samples if system.sampled else 0,
             judge=system.judged,
-            cloud_prefill=False if system.reprompted else None,
+            prefill=setup.prefill,
+            cloud_prefill=False if system.reprompted else setup.prefill,
         )
     # The checkpoints keep what a run had done when it failed: its steps and its usage
     # (the cloud calls it made) still reach the record.
@@ -385,10 +393,12 @@ async def _run_item(
         "question": item.question,
         "gold": item.answer,
     }
-    if isinstance(policy, RandomPolicy):
+    if isinstance(policy, RandomPolicy | RandomTokenPolicy):
         record["rate"] = policy.rate
     if isinstance(policy, SelfVerifyPolicy):
         record["threshold"] = policy.threshold
+    if isinstance(policy, TokenPolicy):
+        record.update(tau=policy.tau, k=policy.k)
     config: RunnableConfig = {"configurable": {"thread_id": f"{system.name}\x00{item.id}"}}
     try:
         result = await compiled.ainvoke({"messages": [("user", item.question)]}, config)
@@ -427,6 +437,7 @@ def _step_summary(step: Any) -> dict[str, Any]:
         "flagged": step["flagged"],
         "decision": step["decision"],
         "retried": step["retried"],
+        **({"spans": step["spans"]} if "spans" in step else {}),
     }
 
 
@@ -442,17 +453,32 @@ def _usage_fields(usage: Usage, kind: SystemKind) -> dict[str, int]:
     return fields
 
 
-def _cloud_step_rate(out: Path, items: Sequence[Item], matched: str) -> float:
-    """The share of draft steps the matched system sent to the cloud."""
+def _random_like(
+    systems: Sequence[System], setup: BenchSetup, out: Path, items: Sequence[Item]
+) -> Policy:
+    """Random switching at the rate the matched system switched: per step
+    (`RandomPolicy`), or, against a token-level policy, per local token with the same
+    `k` (`RandomTokenPolicy`)."""
+    name = _matched(systems, setup)
+    matched = next(s.policy for s in systems if s.name == name)
+    if isinstance(matched, TokenLevel):
+        rate = _cloud_rate(out, items, name, "local_output_tokens")
+        max_switches = getattr(matched, "max_switches", RandomTokenPolicy.max_switches)
+        return RandomTokenPolicy(rate, matched.k, max_switches, setup.seed)
+    return RandomPolicy(_cloud_rate(out, items, name, "steps"), setup.seed)
+
+
+def _cloud_rate(out: Path, items: Sequence[Item], matched: str, per: str) -> float:
+    """The matched system's cloud calls per draft step, or per local output token."""
     ids = {item.id for item in items}
     records = [
         r for r in item_records(read_records(out)) if r["system"] == matched and r["item"] in ids
     ]
-    steps: int = sum(r.get("steps", 0) for r in records)
-    if not records or not steps:
+    units: int = sum(r.get(per, 0) for r in records)
+    if not records or not units:
         raise AdaSwitchError(f"no finished items of {matched!r} to match the random rate to")
     calls: int = sum(r["cloud_calls"] for r in records)
-    return calls / steps
+    return min(1.0, calls / units)
 
 
 def _write_derived(

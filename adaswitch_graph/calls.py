@@ -10,16 +10,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from contextlib import aclosing, closing
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelLike
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    UsageMetadata,
+    message_chunk_to_message,
+)
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_executor_for_config
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
+from adaswitch_graph.signals import token_logprobs
 from adaswitch_graph.state import AdaSwitchState, Role, RoleUsage, Usage, merge_usage
 
 SAMPLE_TEMPERATURE = 0.8
@@ -40,6 +48,10 @@ class ModelRequest:
     samples: int = 0
     """Also draw this many sampled replies (temperature `SAMPLE_TEMPERATURE`, seeds 0,
     1, ...), concurrently with the call itself."""
+    until: Callable[[AIMessage], bool] | None = None
+    """Stream the reply, and stop reading it as soon as `until(reply so far)` holds
+    (closing the stream stops the server writing). Such a reply has the finish reason
+    `STOPPED_EARLY`, and counts the tokens it received as its output tokens."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +121,18 @@ def _draw(request: ModelRequest, config: RunnableConfig) -> tuple[Outcome, list[
 def _invoke(
     model: LanguageModelLike, request: ModelRequest, config: RunnableConfig, tolerate: bool
 ) -> Outcome:
+    args = (request.messages, config)
     try:
-        return model.invoke(request.messages, config, stop=request.stop, **request.kwargs), None
+        if request.until is None or model is not request.model:
+            return model.invoke(*args, stop=request.stop, **request.kwargs), None
+        reply: Any = None
+        chunks: Any = model.stream(*args, stop=request.stop, **request.kwargs)
+        with closing(chunks):
+            for chunk in chunks:
+                reply = chunk if reply is None else reply + chunk
+                if request.until(_as_message(reply)):  # type: ignore[arg-type]
+                    return _stopped(reply), None
+        return _as_message(reply), None
     except Exception as exc:
         return None, _tolerated(exc, tolerate)
 
@@ -118,11 +140,36 @@ def _invoke(
 async def _ainvoke(
     model: LanguageModelLike, request: ModelRequest, config: RunnableConfig, tolerate: bool
 ) -> Outcome:
+    args = (request.messages, config)
     try:
-        reply = await model.ainvoke(request.messages, config, stop=request.stop, **request.kwargs)
-        return reply, None
+        if request.until is None or model is not request.model:
+            return await model.ainvoke(*args, stop=request.stop, **request.kwargs), None
+        reply: Any = None
+        chunks: Any = model.astream(*args, stop=request.stop, **request.kwargs)
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                reply = chunk if reply is None else reply + chunk
+                if request.until(_as_message(reply)):  # type: ignore[arg-type]
+                    return _stopped(reply), None
+        return _as_message(reply), None
     except Exception as exc:
         return None, _tolerated(exc, tolerate)
+
+
+STOPPED_EARLY = "stopped_early"
+"""The finish reason of a streamed reply that `ModelRequest.until` stopped reading."""
+
+
+def _stopped(chunk: Any) -> AIMessage:
+    message = _as_message(chunk)
+    assert message is not None
+    # A stream closed early never gets the server's usage report.
+    received = len(token_logprobs(message) or ())
+    usage = message.usage_metadata or UsageMetadata(
+        input_tokens=0, output_tokens=received, total_tokens=received
+    )
+    metadata = {**message.response_metadata, "finish_reason": STOPPED_EARLY}
+    return message.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
 
 
 def _samplers(request: ModelRequest) -> list[Runnable[Any, Any]]:
@@ -168,6 +215,8 @@ def _reply(
 
 
 def _as_message(message: Any) -> AIMessage | None:
+    if isinstance(message, AIMessageChunk):
+        return message_chunk_to_message(message)  # type: ignore[return-value]
     if message is None or isinstance(message, AIMessage):
         return message
     # A LanguageModelLike may be a plain LLM returning a string.

@@ -64,7 +64,7 @@ def ask(
         str,
         typer.Option(
             help="selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], selfverify-retry, "
-            "selfverify-handover, local, cloud or random:RATE."
+            "selfverify-handover, token[:TAU[:K]], local, cloud or random:RATE."
         ),
     ] = "selfverify",
     threshold: Annotated[
@@ -141,6 +141,8 @@ def _run(graph: Any, question: str, live: bool, config: dict[str, Any]) -> dict[
                 status.update(f"step {chunk['index']} flagged: asking the cloud model...")
             elif event == "flagged" and chunk["decision"] == "retry":
                 status.update(f"step {chunk['index']} flagged: the local model retries...")
+            elif event == "assisted" and chunk["assisted"] and chunk.get("continued"):
+                status.update(f"step {chunk['index']}: the local model goes on...")
             elif event == "assisted" and chunk["assisted"] and chunk["draft"]:
                 console.print(Text(f"  local draft: {chunk['draft']}", style="dim strike"))
             elif event == "merged":
@@ -158,11 +160,15 @@ def step_line(event: dict[str, Any]) -> Text:
         tag = ("local", "bold yellow")  # flagged but kept: budget spent or cloud failed
     else:
         tag = ("local", "bold green")
+    # A step both models wrote shows the cloud's parts in the cloud's colour.
+    parts = [
+        (s["text"], "magenta" if s["author"] == "cloud" else "") for s in event.get("spans", [])
+    ]
     return Text.assemble(
         tag,
         f"  p={p:.2f}  " if p is not None else "  p=  -   ",
         (f"Step {event['index']}: ", "bold"),
-        event["text"],
+        *(parts or [event["text"]]),
     )
 
 
@@ -226,7 +232,9 @@ def bench(
     ] = "local,cloud,selfverify,random,cascade",
     sweep: Annotated[
         list[str] | None,
-        typer.Option(help="A threshold sweep, e.g. selfverify:0.2,0.3,0.4 (repeatable)."),
+        typer.Option(
+            help="A threshold sweep, e.g. selfverify:0.2,0.3,0.4 or token:0.5,0.7:8 (repeatable)."
+        ),
     ] = None,
     match: Annotated[
         str | None,

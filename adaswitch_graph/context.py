@@ -10,9 +10,9 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.tools import BaseTool
 
 from adaswitch_graph.budget import Budget
-from adaswitch_graph.policies import Policy
+from adaswitch_graph.policies import Policy, TokenLevel
 from adaswitch_graph.prompts import AdaSwitchPrompts
-from adaswitch_graph.steps import NEXT_STEP_STOP, OBSERVATION_STOP, clean_step
+from adaswitch_graph.steps import NEXT_STEP_STOP, OBSERVATION_STOP, clean_step, written
 from adaswitch_graph.verifier import Verifier
 
 
@@ -47,6 +47,15 @@ class GraphContext:
     def clean(self, text: str, prefix: str) -> str:
         """A step's text from a raw reply to a request with `prefix` prefilled."""
         return clean_step(text, prefix, bool(self.tools), self.stop)
+
+    def written(self, text: str, prefix: str) -> str:
+        """`clean` with the whitespace at both ends kept, for a part of a step."""
+        return written(text, prefix, bool(self.tools), self.stop)
+
+    @cached_property
+    def token_level(self) -> TokenLevel | None:
+        """The policy, when it switches models inside a step."""
+        return self.policy if isinstance(self.policy, TokenLevel) else None
 
     def with_tools(self, messages: list[BaseMessage]) -> list[BaseMessage]:
         """The messages with the tools described at the end of the system message."""

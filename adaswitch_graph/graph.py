@@ -30,7 +30,7 @@ from adaswitch_graph.nodes import (
     has_actions,
     merge,
 )
-from adaswitch_graph.policies import Policy, SelfVerifyPolicy, takes_over
+from adaswitch_graph.policies import Policy, SelfVerifyPolicy, TokenLevel, takes_over
 from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.signals import SAMPLE_FEATURE
 from adaswitch_graph.state import AdaSwitchState, Step
@@ -43,6 +43,9 @@ draft itself, as many calls as the embedded server has slots."""
 DEFAULT_MAX_STEPS = 12
 SUPERSTEPS_PER_STEP = 7
 """local_reason, self_verify, a retry of both, cloud_assist, tools, merge."""
+DEFAULT_MAX_SWITCHES = 8
+"""Switches inside a step allowed for by the recursion limit when a token-level policy
+of one's own does not say (`max_switches`)."""
 
 
 class AdaSwitchGraph(StateGraph):  # type: ignore[type-arg]
@@ -156,6 +159,15 @@ def create_adaswitch_graph(
     )
     local = resolve_model(local_model)
     cloud = resolve_model(cloud_model)
+    prefill = supports_prefill(local) if prefill is None else prefill
+    cloud_prefill = supports_prefill(cloud) if cloud_prefill is None else cloud_prefill
+    if isinstance(policy, TokenLevel) and not (prefill and cloud_prefill):
+        raise ValueError(
+            f"{type(policy).__name__} switches models inside a step, so both must continue "
+            "the assistant's own message (llama.cpp, vLLM and Ollama do; detected: "
+            f"local {prefill}, cloud {cloud_prefill}); pass prefill=True and "
+            "cloud_prefill=True if your backends do, or use a step-level policy"
+        )
     ctx = GraphContext(
         tools=_tools_by_name(tools),
         local=local,
@@ -165,8 +177,8 @@ def create_adaswitch_graph(
         verifier=verifier,
         prompts=AdaSwitchPrompts.coerce(prompts),
         max_steps=max_steps,
-        prefill=supports_prefill(local) if prefill is None else prefill,
-        cloud_prefill=supports_prefill(cloud) if cloud_prefill is None else cloud_prefill,
+        prefill=prefill,
+        cloud_prefill=cloud_prefill,
         judge=judge,
         samples=samples,
     )
@@ -181,15 +193,17 @@ def create_adaswitch_graph(
 
     def after_local(state: AdaSwitchState) -> str:
         draft = state.get("draft")
-        # An empty step means the model had nothing more to say.
-        return SELF_VERIFY if draft and draft["text"] else FINALIZE
+        # An empty step means the model had nothing more to say (unless it was stopped
+        # at its first token, for the cloud to write it).
+        return SELF_VERIFY if draft and (draft["text"] or draft.get("open")) else FINALIZE
 
     def after_verify(state: AdaSwitchState) -> str:
         draft = state.get("draft")
         decision = draft["decision"] if draft else "accept"
         if decision == "cloud":
             return CLOUD_ASSIST
-        if decision == "retry":
+        # An open draft accepted: the local model was stopped early and goes on.
+        if decision == "retry" or (draft and draft.get("open")):
             return LOCAL_REASON
         return after_step(state)
 
@@ -198,8 +212,9 @@ def create_adaswitch_graph(
 
     def after_cloud(state: AdaSwitchState) -> str:
         # No draft: the cloud failed on a step it was to write alone; the local model
-        # drafts it instead.
-        return after_step(state) if state.get("draft") else LOCAL_REASON
+        # drafts it instead. An open one: the local model goes on with the step.
+        draft = state.get("draft")
+        return after_step(state) if draft and not draft.get("open") else LOCAL_REASON
 
     def after_merge(state: AdaSwitchState) -> str:
         steps = state["steps"]
@@ -208,7 +223,7 @@ def create_adaswitch_graph(
         return next_step(state)
 
     builder = AdaSwitchGraph(schema)
-    builder.recursion_limit = SUPERSTEPS_PER_STEP * max_steps + 5
+    builder.recursion_limit = (SUPERSTEPS_PER_STEP + _switch_supersteps(ctx)) * max_steps + 5
     builder.add_node(PREPARE, build_prepare(ctx))
     builder.add_node(LOCAL_REASON, build_local_reason(ctx))
     builder.add_node(SELF_VERIFY, build_self_verify(ctx))
@@ -243,6 +258,13 @@ def create_adaswitch_agent(
     """`create_adaswitch_graph(...)` compiled; keyword arguments go to it."""
     builder = create_adaswitch_graph(local_model, cloud_model, **kwargs)
     return builder.compile(checkpointer=checkpointer, name=name, debug=debug)
+
+
+def _switch_supersteps(ctx: GraphContext) -> int:
+    """Supersteps a step may add by switching models inside it: each switch runs
+    self_verify, cloud_assist and local_reason once more."""
+    max_switches = getattr(ctx.token_level, "max_switches", DEFAULT_MAX_SWITCHES)
+    return 3 * max_switches if ctx.token_level is not None else 0
 
 
 def looping(steps: Sequence[Step]) -> bool:

@@ -4,17 +4,19 @@ let the local model retry it once.
 A policy is any object with a `decide(view) -> Decision` method. The budget is applied
 after the policy by the graph, so no policy can exceed it. A policy may also have a
 `takes_over(steps) -> bool` method: when it returns True the cloud writes the next step
-without a local draft to decide on (none would change the decision).
+without a local draft to decide on (none would change the decision). A policy with a
+`handover_at(view)` method and a `k` (`TokenLevel`) switches inside a step instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from adaswitch_graph.state import Decision, Step
+from adaswitch_graph.state import Decision, Step, TokenScore
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class StepView:
     """The steps accepted before it."""
     cloud_calls: int
     """Cloud calls made so far in this run."""
+    tokens: Sequence[TokenScore] = ()
+    """The tokens the local model has just written of the step, with their
+    log-probabilities (empty when its backend returned none)."""
 
 
 @runtime_checkable
@@ -93,6 +98,82 @@ class SelfVerifyPolicy:
 
 
 @dataclass(frozen=True)
+class TokenPolicy:
+    """The reward-based token hybrid (MS et al., arXiv 2409.13757): switch models inside
+    a step. At the first token the local model writes with a reward below `tau`, its
+    text is cut before that token, the cloud continues the step for `k` tokens, and the
+    local model goes on from there. The reward of a token is its probability under the
+    local model (no reward model is bundled).
+
+    At most `max_switches` cloud continuations a step; after them the local model's
+    text stands. Needs backends that continue the assistant's own message (llama.cpp,
+    vLLM, Ollama) and local log-probabilities.
+    """
+
+    tau: float = 0.8
+    k: int = 8
+    max_switches: int = 8
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.tau <= 1.0:
+            raise ValueError(f"tau must be a probability in [0, 1], got {self.tau}")
+        if self.k < 1 or self.max_switches < 1:
+            raise ValueError(
+                f"k and max_switches must be at least 1, got k={self.k}, "
+                f"max_switches={self.max_switches}"
+            )
+
+    def handover_at(self, view: StepView) -> int | None:
+        """Index in `view.tokens` of the first token the cloud should write instead, or
+        None to accept them all."""
+        if switches(view) >= self.max_switches or self.tau <= 0:
+            return None
+        floor = math.log(self.tau)
+        return next((n for n, t in enumerate(view.tokens) if t["logprob"] < floor), None)
+
+    def decide(self, view: StepView) -> Decision:
+        return "accept" if self.handover_at(view) is None else "cloud"
+
+
+@dataclass(frozen=True)
+class RandomTokenPolicy:
+    """Baseline of `TokenPolicy`: hand each local token to the cloud with probability
+    `rate`, ignoring its reward; the cloud then continues for `k` tokens.
+
+    The draw depends only on `seed`, the question, the step and the token's place in
+    it, so a run is reproducible, and a token drawn while the local model writes is
+    drawn the same when its step is verified.
+    """
+
+    rate: float
+    k: int = TokenPolicy.k
+    max_switches: int = TokenPolicy.max_switches
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"rate must be in [0, 1], got {self.rate}")
+
+    def handover_at(self, view: StepView) -> int | None:
+        if switches(view) >= self.max_switches:
+            return None
+        at = sum(len(s["text"]) for s in view.step.get("spans", [])[:-1])
+        for n, token in enumerate(view.tokens):
+            if _draw(self.seed, view.question, view.step["index"], at) < self.rate:
+                return n
+            at += len(token["token"])
+        return None
+
+    def decide(self, view: StepView) -> Decision:
+        return "accept" if self.handover_at(view) is None else "cloud"
+
+
+def switches(view: StepView) -> int:
+    """The times the cloud has continued the step under view."""
+    return sum(s["author"] == "cloud" for s in view.step.get("spans", []))
+
+
+@dataclass(frozen=True)
 class AlwaysLocal:
     """Baseline: the local model alone."""
 
@@ -127,9 +208,25 @@ class RandomPolicy:
             raise ValueError(f"rate must be in [0, 1], got {self.rate}")
 
     def decide(self, view: StepView) -> Decision:
-        key = f"{self.seed}\x00{view.question}\x00{view.step['index']}".encode()
-        draw = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+        draw = _draw(self.seed, view.question, view.step["index"])
         return "cloud" if draw < self.rate else "accept"
+
+
+def _draw(seed: int, question: str, *place: int) -> float:
+    """A uniform number in [0, 1) fixed by its arguments."""
+    key = "\x00".join(map(str, (seed, question, *place))).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+
+
+@runtime_checkable
+class TokenLevel(Protocol):
+    """A policy that switches models inside a step (`TokenPolicy`, or one's own):
+    `handover_at` names the first token of the local model's the cloud should write
+    instead, and the cloud then continues the step for `k` tokens."""
+
+    k: int
+
+    def handover_at(self, view: StepView) -> int | None: ...
 
 
 def takes_over(policy: Policy, steps: Sequence[Step]) -> bool:
@@ -140,7 +237,15 @@ def takes_over(policy: Policy, steps: Sequence[Step]) -> bool:
 
 
 KNOWN_POLICIES: dict[str, type] = {
-    cls.__name__: cls for cls in (SelfVerifyPolicy, AlwaysLocal, AlwaysCloud, RandomPolicy)
+    cls.__name__: cls
+    for cls in (
+        SelfVerifyPolicy,
+        TokenPolicy,
+        AlwaysLocal,
+        AlwaysCloud,
+        RandomPolicy,
+        RandomTokenPolicy,
+    )
 }
 
 
@@ -173,8 +278,8 @@ _SELF_VERIFY_OPTIONS: dict[str, dict[str, bool]] = {
 
 def parse_policy(spec: str) -> Policy:
     """Build a policy from a short spec: `selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]]`,
-    `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`, `local`, `cloud`,
-    `random:RATE`."""
+    `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`, `token[:TAU[:K]]`,
+    `local`, `cloud`, `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
         if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
@@ -190,10 +295,15 @@ def parse_policy(spec: str) -> Policy:
             return AlwaysCloud()
         if name == "random" and arg:
             return RandomPolicy(float(arg))
+        if name == "token":
+            tau, _, k = arg.partition(":")
+            return TokenPolicy(
+                float(tau) if tau else TokenPolicy.tau, int(k) if k else TokenPolicy.k
+            )
     except ValueError as exc:
         raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
     raise ValueError(
         f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], "
-        "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], local, "
-        "cloud, random:RATE"
+        "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], "
+        "token[:TAU[:K]], local, cloud, random:RATE"
     )

@@ -40,6 +40,25 @@ class Step(TypedDict):
     """Why the cloud's correction is missing (the call failed, or the budget was spent)."""
     tool_calls: NotRequired[list[ToolUse]]
     """Tools the step called, with their observations (graphs built with `tools`)."""
+    spans: NotRequired[list[Span]]
+    """Who wrote which part of the step, in order, when a token-level policy
+    (`TokenPolicy`) switched models inside it; `text` is their concatenation."""
+    open: NotRequired[bool]
+    """A draft cut mid-step: the other model continues it (never set on merged steps)."""
+    tokens: NotRequired[list[TokenScore]]
+    """The newest local span's tokens and their log-probabilities, for a token-level
+    policy (dropped when the step is merged)."""
+
+
+class Span(TypedDict):
+    author: Author
+    text: str
+    """Exactly as written, whitespace included, so the spans join into the step."""
+
+
+class TokenScore(TypedDict):
+    token: str
+    logprob: float
 
 
 class ToolUse(TypedDict):

@@ -69,6 +69,12 @@ def clean_step(text: str, prefix: str = "", tools: bool = False, stop: Sequence[
     removed, and anything from a next step marker or a `stop` sequence on cut (for
     models that ignore stop sequences). With `tools`, an observation the model wrote
     itself is cut too."""
+    return written(text, prefix, tools, stop).strip()
+
+
+def written(text: str, prefix: str = "", tools: bool = False, stop: Sequence[str] = ()) -> str:
+    """`clean_step` with the whitespace kept at both ends: what a model wrote when it
+    continued part of a step, to be joined exactly with the part before it."""
     if prefix and text.startswith(prefix):
         text = text[len(prefix) :]
     elif prefix.strip() and text.lstrip().startswith(prefix.strip()):
@@ -81,7 +87,7 @@ def clean_step(text: str, prefix: str = "", tools: bool = False, stop: Sequence[
         text = text.split(sequence, 1)[0]
     if tools:  # an observation is the tool's to write: one the model invented is dropped
         text = text.split(OBSERVATION, 1)[0]
-    return text.strip()
+    return text
 
 
 def extract_answer(text: str) -> str | None:

@@ -9,11 +9,14 @@ The events and what they carry:
 
 - `started`: question, models, policy and its settings, verifier coefficients, budget;
 - `drafted`: the local step, its signals (and its samples, with `samples=k`), usage
-  and latency;
+  and latency; with a token-level policy, one per local part of a step, with the
+  step's `spans` so far and the new part's `tokens`;
 - `verified`: error probability, the policy's decision and the decision after the budget
-  and retry cap, the cloud spend so far;
-- `flagged`, `assisted` (with exactly the messages sent to the cloud, usage, latency),
-  `merged`, `final`.
+  and retry cap, the cloud spend so far (and `handover_at`, the token the cloud takes
+  over at, with a token-level policy);
+- `flagged`, `assisted` (with exactly the messages sent to the cloud, usage, latency;
+  `continued` for the cloud's part of a step, whose `text` is that part), `merged`
+  (with `spans` for a step both models wrote), `final`.
 
 Every event also has `run` (a number per run in the file) and `t` (seconds since the
 run started); `started` also has `format`, the version of this layout (`TRACE_FORMAT`).
@@ -151,11 +154,17 @@ def replay(
     budget = Budget(**run.started.get("budget", {}))
     steps: list[Step] = []
     drafts = {(e["index"], n): e for n, e in _numbered(run.of("drafted"))}
+    # A step a token-level policy switched inside is verified once per local part;
+    # a cloud part that failed leaves the rest of the step local.
+    failures = [(e["index"], n) for n, e in _numbered(run.of("assisted")) if e.get("cloud_error")]
+    checks = list(_numbered(run.of("verified")))
+    last = {verified["index"]: n for n, verified in checks}
     out = []
-    for n, verified in _numbered(run.of("verified")):
+    for n, verified in checks:
         drafted = drafts.get((verified["index"], n), {})
         signals = verified["signals"]
         p = checker.error_probability(signals)
+        failed = next((f for f in failures if f[0] == verified["index"] and f[1] < n), None)
         step = Step(
             index=verified["index"],
             text=drafted.get("text", ""),
@@ -168,13 +177,18 @@ def replay(
             assisted=False,
             retried=bool(drafted.get("retry")),
             final=False,
+            spans=drafted.get("spans", []),
         )
-        view = StepView(run.question, step, list(steps), verified["cloud_calls"])
+        view = StepView(
+            run.question, step, list(steps), verified["cloud_calls"], drafted.get("tokens", [])
+        )
         wanted = chosen.decide(view)
-        decision, _ = capped(wanted, step["retried"], budget, _spent(verified))
+        decision, _ = capped(
+            wanted, step["retried"], budget, _spent(verified), "failed" if failed else None
+        )
         out.append(Replayed(step["index"], p, wanted, decision))
         merged = [m for m in run.of("merged") if m["index"] == step["index"]]
-        if decision != "retry" and merged:
+        if decision != "retry" and merged and n == last[step["index"]]:
             steps.append(Step(**{**step, "text": merged[0]["text"], "author": merged[0]["author"]}))
     return out
 

@@ -67,7 +67,7 @@ def trace_mermaid(run: TraceRun) -> str:
             label = _mermaid_label(f"{use['tool']}[{use['input']}] = {use['output']}")
             lines.append(f'  t{index}_{n}[/"{label}"/]:::tool')
             lines.append(f"  {node} --- t{index}_{n}")
-        if merged["author"] == "cloud" and index in drafts:
+        if merged["author"] == "cloud" and index in drafts and not merged.get("spans"):
             lines.append(f'  d{index}["draft: {_mermaid_label(drafts[index]["text"])}"]:::draft')
             lines.append(f"  d{index} -. flagged, replaced by the cloud .-> {node}")
         previous = node
@@ -170,6 +170,7 @@ h1{font-size:22px;margin:0 0 6px} h2{font-size:18px;margin:28px 0 10px}
 .badge.local{background:#059669} .badge.cloud{background:#7c3aed}
 .badge.flagged{background:#d97706} .badge.error{background:#dc2626}
 .text{white-space:pre-wrap;margin:6px 0}
+.part.cloud{background:#ede9fe;color:#5b21b6;border-radius:3px}
 .bar{position:relative;width:160px;height:10px;background:#e2e8f0;border-radius:5px}
 .bar .fill{position:absolute;left:0;top:0;bottom:0;border-radius:5px;background:#64748b}
 .bar .fill.over{background:#dc2626}
@@ -275,7 +276,14 @@ def step_card(step: Mapping[str, Any], threshold: float | None, extra: str = "")
         for use in step.get("tool_calls") or []
     )
     diff = ""
-    if author == "cloud" and step.get("draft") is not None:
+    text = html.escape(step["text"])
+    if step.get("spans"):  # both models wrote it: the cloud's parts marked in place
+        text = "".join(
+            f"<span class='part {s['author']}' title='{s['author']}'>"
+            f"{html.escape(s['text'])}</span>"
+            for s in step["spans"]
+        )
+    elif author == "cloud" and step.get("draft") is not None:
         diff = (
             "<details open><summary>what the cloud changed (local draft → cloud step)</summary>"
             f"<div class='diff'>{word_diff(step['draft'], step['text'])}</div></details>"
@@ -284,7 +292,7 @@ def step_card(step: Mapping[str, Any], threshold: float | None, extra: str = "")
         f"<div class='step {cls}' id='step-{step['index']}'><div class='head'>"
         f"<strong>Step {step['index']}</strong>{badges}"
         f"{_bar(step.get('error_probability'), threshold)}<span>{extra}</span></div>"
-        f"<div class='text'>{html.escape(step['text'])}</div>{observations}{diff}</div>"
+        f"<div class='text'>{text}</div>{observations}{diff}</div>"
     )
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 CONFIDENT = -0.05
@@ -148,3 +148,94 @@ def scripted_cloud(
         return reply(f"Step {index}: fixed {index}", min_logprob=None)
 
     return ScriptedChatModel(respond=reply_to)
+
+
+TOKEN = re.compile(r"\d|\s+|[^\s\d]+")
+"""How `ContinuingChatModel` splits text into tokens: a digit, a run of spaces, or a
+run of other characters (as Qwen's tokenizer keeps digits apart)."""
+
+
+class ContinuingChatModel(GenericFakeChatModel):
+    """A fake of a backend that continues the assistant's own message (as llama.cpp
+    does), streaming one token at a time with its log-probability.
+
+    It continues the first of `texts` that the message so far is a prefix of (so a
+    model given another's words goes on in the other's way), up to a stop sequence
+    (finish reason "stop") or `max_tokens` (finish reason "length"). Its tokens have
+    logprob `CONFIDENT`, except those listed in `unsure` (`UNSURE`). Every call is
+    recorded in `calls`, with its prefill, limit and how many tokens the caller read.
+    """
+
+    texts: list[str]
+    unsure: set[str] = Field(default_factory=set)
+    messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+    max_tokens: int | None = None
+    fail: bool = False
+
+    def _tokens(self, messages: list[BaseMessage], stop: list[str] | None) -> tuple[list[str], str]:
+        prefill = messages[-1].text if messages[-1].type == "ai" else ""
+        self.calls.append({"prefill": prefill, "max_tokens": self.max_tokens, "read": 0})
+        if self.fail:
+            raise ConnectionError("the fake backend is down")
+        text = next((t for t in self.texts if t.startswith(prefill)), "")[len(prefill) :]
+        reason = "stop"
+        for sequence in stop or []:
+            text = text.split(sequence, 1)[0]
+        tokens = TOKEN.findall(text)
+        if self.max_tokens is not None and len(tokens) > self.max_tokens:
+            tokens, reason = tokens[: self.max_tokens], "length"
+        return tokens, reason
+
+    def _logprob(self, token: str) -> float:
+        return UNSURE if token in self.unsure else CONFIDENT
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        tokens, reason = self._tokens(messages, stop)
+        self.calls[-1]["read"] = len(tokens)
+        scores = [{"token": t, "logprob": self._logprob(t)} for t in tokens]
+        message = AIMessage(
+            content="".join(tokens),
+            response_metadata={"logprobs": {"content": scores}, "finish_reason": reason},
+            usage_metadata={
+                "input_tokens": 10,
+                "output_tokens": len(tokens),
+                "total_tokens": 10 + len(tokens),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        tokens, reason = self._tokens(messages, stop)
+        call = self.calls[-1]
+        for token in tokens:
+            call["read"] += 1
+            score = {"token": token, "logprob": self._logprob(token)}
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=token, response_metadata={"logprobs": {"content": [score]}}
+                )
+            )
+        usage = {"input_tokens": 10, "output_tokens": len(tokens), "total_tokens": 10 + len(tokens)}
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="", response_metadata={"finish_reason": reason}, usage_metadata=usage
+            )
+        )
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        copy = super().model_copy(update=update, deep=deep)
+        object.__setattr__(copy, "calls", self.calls)
+        return copy

@@ -169,12 +169,19 @@ class _OllamaHandler(_Handler):
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.end_headers()
-        # One chunk per token, as Ollama streams, when the tokens spell the text (a stop
-        # sequence cut inside a token breaks that: then one chunk carries it all).
-        if "".join(e["token"] for e in logprobs) == text and logprobs:
-            chunks = [(e["token"], [e]) for e in logprobs]
-        else:
-            chunks = [(text, logprobs)]
+        # One chunk per token, as Ollama streams, while the tokens spell the text; the
+        # rest in one chunk (a stop sequence's tokens are not in the text).
+        chunks: list[tuple[str, list[dict[str, Any]]]] = []
+        at = 0
+        for n, entry in enumerate(logprobs):
+            if not text.startswith(entry["token"], at):
+                chunks.append((text[at:], logprobs[n:]))
+                at = len(text)
+                break
+            chunks.append((entry["token"], [entry]))
+            at += len(entry["token"])
+        if at < len(text):
+            chunks.append((text[at:], []))
         for content, entries in chunks:
             chunk: dict[str, Any] = {
                 "model": body["model"],

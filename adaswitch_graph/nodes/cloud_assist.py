@@ -24,6 +24,7 @@ from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.nodes.local_reason import continuation
+from adaswitch_graph.spans import cut_short, open_draft, with_span
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import is_final, solution_so_far
 
@@ -34,6 +35,9 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
     def prepare(state: AdaSwitchState) -> ModelRequest:
         draft = state.get("draft")
         remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
+        if open_draft(state) is not None and ctx.token_level is not None:
+            k = ctx.token_level.k
+            remaining = k if remaining is None else min(k, remaining)
         model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
         if ctx.cloud_prefill:
             messages, prefill = continuation(ctx, state)
@@ -56,6 +60,9 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None
+        partial = open_draft(state)
+        if partial is not None:
+            return continue_step(partial, reply)
         draft = state.get("draft") or undrafted(len(state["steps"]) + 1)
         text = (
             ctx.clean(reply.message.text, reply.request.prefill)
@@ -70,23 +77,54 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         else:
             step["text"], step["author"], step["assisted"] = text, "cloud", True
             step["final"] = is_final(text)
-        emit(
-            "assisted",
-            index=step["index"],
-            draft=draft["text"],
-            text=step["text"],
-            assisted=step["assisted"],
-            cloud_error=step.get("cloud_error"),
-            sent=[{"role": m.type, "content": m.text} for m in reply.request.messages],
-            stop=reply.request.stop,
-            usage=reply.usage,
-            latency_s=reply.latency_s,
-        )
+        _emit_assisted(step, draft["text"], step["text"], step["assisted"], reply)
         if not step["text"]:  # nothing to keep: the local model writes the step
             return {"draft": None, "usage": reply.usage}
         return {"draft": step, "usage": reply.usage}
 
+    def continue_step(partial: Step, reply: ModelReply) -> dict[str, Any]:
+        # The cloud's part of a step cut at a doubted token. It stays open for the local
+        # model when the cloud stopped at its token limit, not at the step's end; when
+        # the cloud failed, the local model goes on without it.
+        message = reply.message
+        raw = ctx.written(message.text, reply.request.prefill) if message is not None else ""
+        failure = None
+        if reply.error is not None:
+            failure = f"{type(reply.error).__name__}: {reply.error}"
+        elif not raw:
+            failure = "the cloud model returned nothing"
+        if failure is not None:
+            step = Step(**{**partial, "cloud_error": failure})
+        else:
+            assert message is not None  # without one, raw is empty
+            limit = ctx.token_level.k if ctx.token_level else 0
+            step = with_span(partial, "cloud", raw, open=cut_short(message, limit))
+            step["author"], step["assisted"] = "cloud", True
+            step["final"] = is_final(step["text"])
+        _emit_assisted(step, partial["text"], raw, failure is None, reply, continued=True)
+        return {"draft": step, "usage": reply.usage}
+
     return model_node(CLOUD_ASSIST, prepare, finish)
+
+
+def _emit_assisted(
+    step: Step, draft: str, text: str, assisted: bool, reply: ModelReply, **extra: Any
+) -> None:
+    """The `assisted` event: the step's text after the call, and exactly what the
+    cloud was sent."""
+    emit(
+        "assisted",
+        index=step["index"],
+        draft=draft,
+        text=text,
+        assisted=assisted,
+        cloud_error=step.get("cloud_error"),
+        sent=[{"role": m.type, "content": m.text} for m in reply.request.messages],
+        stop=reply.request.stop,
+        usage=reply.usage,
+        latency_s=reply.latency_s,
+        **extra,
+    )
 
 
 def undrafted(index: int) -> Step:

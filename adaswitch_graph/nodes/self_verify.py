@@ -19,6 +19,7 @@ from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.policies import StepView
 from adaswitch_graph.signals import judge_p_correct
+from adaswitch_graph.spans import cut
 from adaswitch_graph.state import AdaSwitchState, Decision, Step, Usage, current_draft, spent
 from adaswitch_graph.steps import solution_so_far
 from adaswitch_graph.verifier import JUDGE_FEATURE
@@ -28,13 +29,16 @@ JUDGE_MAX_TOKENS = 3
 
 
 def capped(
-    decision: Decision, retried: bool, budget: Budget, usage: Usage
+    decision: Decision, retried: bool, budget: Budget, usage: Usage, failed: str | None = None
 ) -> tuple[Decision, str | None]:
     """The policy's decision under the rules no policy can break: one local retry per
-    step (a retried step still doubted goes to the cloud), and the budget (a step the
-    budget cannot pay for is accepted; the reason is returned)."""
+    step (a retried step still doubted goes to the cloud), the budget (a step the
+    budget cannot pay for is accepted; the reason is returned), and no second cloud
+    call for a step whose first one `failed` (its reason)."""
     if decision == "retry" and retried:
         decision = "cloud"
+    if decision == "cloud" and failed:
+        return "accept", failed
     if decision == "cloud" and (reason := budget.exhausted(usage)):
         return "accept", reason
     return decision, None
@@ -68,6 +72,7 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
             step=verified,
             steps=state["steps"],
             cloud_calls=spent(usage, "cloud", "calls"),
+            tokens=draft.get("tokens", []),
         )
         decision = policy_decision = ctx.policy.decide(view)
         if decision not in get_args(Decision):
@@ -75,11 +80,18 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
                 f"{type(ctx.policy).__name__}.decide returned {decision!r}; "
                 f"a policy must return one of {get_args(Decision)}"
             )
-        verified["flagged"] = decision != "accept"
-        decision, reason = capped(decision, draft["retried"], ctx.budget, usage)
+        # A step the cloud already wrote part of stays flagged.
+        verified["flagged"] = draft["flagged"] or decision != "accept"
+        decision, reason = capped(
+            decision, draft["retried"], ctx.budget, usage, draft.get("cloud_error")
+        )
         if reason is not None:
             verified["cloud_error"] = reason
         verified["decision"] = decision
+        token_level = ctx.token_level if decision == "cloud" else None
+        at = token_level.handover_at(view) if token_level else None
+        if at is not None:
+            verified = cut(verified, view.tokens, at)
         emit(
             "verified",
             index=verified["index"],
@@ -91,8 +103,9 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
             cloud_output_tokens=spent(usage, "cloud", "output_tokens"),
             usage=reply.usage if reply is not None else {},
             latency_s=reply.latency_s if reply is not None else 0.0,
+            **({"handover_at": at} if at is not None else {}),
         )
-        if verified["flagged"]:
+        if policy_decision != "accept":
             emit(
                 "flagged",
                 index=verified["index"],

@@ -1,0 +1,79 @@
+"""Switching models inside a step (`TokenPolicy`) with the real bundled models, on the
+embedded server and through the Ollama API."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from adaswitch_graph import TokenPolicy, TraceWriter, create_adaswitch_agent, read_trace
+from adaswitch_graph.embedded import embedded_server
+from adaswitch_graph.models import resolve_model
+from tests.servers import OllamaShim
+
+QUESTION = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+    "clips in May. How many clips did Natalia sell altogether in April and May?"
+)
+LOCAL = "qwen2.5-coder-0.5b"
+
+
+def check_switches(result: dict[str, Any], trace: Any, policy: TokenPolicy) -> None:
+    """What a token-level run must show whatever the models write."""
+    steps = result["steps"]
+    parts = [s for step in steps for s in step.get("spans", [])]
+    cloud_parts = [s for s in parts if s["author"] == "cloud"]
+    assert cloud_parts and any(s["author"] == "local" and s["text"] for s in parts)
+    for step in steps:
+        assert step["text"] == "".join(s["text"] for s in step["spans"])
+        assert step["author"] == ("cloud" if step["assisted"] else "local")
+    # One cloud call a part, each at most k tokens, all counted.
+    cloud = result["usage"]["cloud"]
+    assert cloud["calls"] == len(cloud_parts)
+    assert 0 < cloud["output_tokens"] <= policy.k * cloud["calls"]
+    # The cloud took over exactly at the first local token under tau, and the local
+    # model was stopped right after writing it.
+    floor = math.log(policy.tau)
+    drafts = trace.of("drafted")
+    handovers = [(n, e) for n, e in enumerate(trace.of("verified")) if "handover_at" in e]
+    assert handovers
+    for n, verified in handovers:
+        tokens = drafts[n]["tokens"]
+        at = verified["handover_at"]
+        assert tokens[at]["logprob"] < floor
+        assert all(t["logprob"] >= floor for t in tokens[:at])
+        assert len(tokens) == at + 1
+
+
+def test_the_real_cloud_continues_the_real_local_models_doubted_tokens(tmp_path: Path) -> None:
+    # Through the CLI, on its defaults: the bundled 0.5B local and 1.5B cloud.
+    path = tmp_path / "run.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "adaswitch_graph", "ask", QUESTION, "--policy", "token:0.8:8",
+         "--max-steps", "4", "--json", "--trace", str(path)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    (trace,) = read_trace(path)
+    check_switches(result, trace, TokenPolicy(tau=0.8, k=8))
+
+
+def test_token_switching_through_the_ollama_api(tmp_path: Path) -> None:
+    policy = TokenPolicy(tau=0.8, k=4)
+    name = "qwen2.5-coder:0.5b"
+    with OllamaShim(name, upstream=embedded_server(LOCAL).url) as shim:
+        model = resolve_model(f"ollama:{name}", base_url=shim.url)
+        agent = create_adaswitch_agent(model, model, policy=policy, max_steps=2)
+        path = tmp_path / "run.jsonl"
+        result = agent.invoke(
+            {"messages": [("user", QUESTION)]}, {"callbacks": [TraceWriter(path)]}
+        )
+        limits = [r["options"].get("num_predict") for r in shim.chat_requests]
+    (trace,) = read_trace(path)
+    check_switches(result, trace, policy)
+    assert limits.count(policy.k) == result["usage"]["cloud"]["calls"]

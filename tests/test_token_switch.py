@@ -1,0 +1,276 @@
+"""Switching models inside a step (`TokenPolicy`), pinned with fake backends that
+continue the assistant's message token by token (no network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+from typer.testing import CliRunner
+
+from adaswitch_graph import Budget, StepView, TokenPolicy, TraceWriter, cli, create_adaswitch_graph
+from adaswitch_graph.bench import (
+    BenchSetup,
+    item_records,
+    parse_sweep,
+    parse_system,
+    run_bench,
+)
+from adaswitch_graph.datasets import Item
+from adaswitch_graph.nodes.local_reason import new_step
+from adaswitch_graph.policies import RandomTokenPolicy, parse_policy
+from adaswitch_graph.spans import aligned, cut_short
+from adaswitch_graph.state import Step, TokenScore
+from adaswitch_graph.trace import read_trace, replay
+from adaswitch_graph.viewer import executed_path, trace_html, trace_mermaid
+from tests.conftest import QUESTION, ask
+from tests.fakes import TOKEN, ContinuingChatModel, scripted_local
+
+RIGHT = "Step 1: 48 / 2 = 24 clips.\nStep 2: 48 + 24 = 72 clips.\nAnswer: 72"
+WRONG = "Step 1: 48 / 2 = 24 clips.\nStep 2: 48 + 24 = 62 clips.\nAnswer: 62"
+
+
+def models(unsure: set[str] | None = None, **cloud: Any) -> tuple[Any, Any]:
+    """A local model that writes WRONG, unsure of its "6", and goes on in RIGHT's way
+    once given RIGHT's words; a cloud model that writes RIGHT."""
+    local = ContinuingChatModel(texts=[WRONG, RIGHT], unsure={"6"} if unsure is None else unsure)
+    return local, ContinuingChatModel(texts=[RIGHT, WRONG], **cloud)
+
+
+def run(local: Any, cloud: Any, policy: TokenPolicy | None = None, **kwargs: Any) -> Any:
+    graph = create_adaswitch_graph(
+        local, cloud, policy=policy or TokenPolicy(tau=0.5, k=2), prefill=True, cloud_prefill=True,
+        **kwargs,
+    )  # fmt: skip
+    return graph.compile()
+
+
+def spans(step: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(s["author"], s["text"]) for s in step["spans"]]
+
+
+def test_the_cloud_writes_k_tokens_from_the_first_doubted_one() -> None:
+    local, cloud = models()
+    result = run(local, cloud).invoke(ask())
+    first, second = result["steps"]
+    assert spans(first) == [("local", "48 / 2 = 24 clips.")]
+    assert first["author"] == "local" and not first["flagged"]
+    assert spans(second) == [
+        ("local", "48 + 24 = "),
+        ("cloud", "72"),
+        ("local", " clips.\nAnswer: 72"),
+    ]
+    assert second["text"] == "48 + 24 = 72 clips.\nAnswer: 72"
+    assert second["author"] == "cloud" and second["flagged"] and second["assisted"]
+    assert second["draft"] == "48 + 24 = 6"  # what the local model wrote before it stopped
+    assert result["final_answer"] == "72"
+    # The cloud continued the step from just before the doubted token, for k tokens.
+    assert cloud.calls == [
+        {"prefill": "Step 1: 48 / 2 = 24 clips.\nStep 2: 48 + 24 = ", "max_tokens": 2, "read": 2}
+    ]
+    assert result["usage"]["cloud"]["output_tokens"] == 2
+    assert result["usage"]["cloud"]["calls"] == 1
+    # The local model was stopped at the doubted token, not left to finish the step.
+    assert local.calls[1]["read"] == len(TOKEN.findall(" 48 + 24 = 6"))
+    assert local.calls[2]["prefill"].endswith("Step 2: 48 + 24 = 72")
+    assert all("open" not in s and "tokens" not in s for s in result["steps"])
+
+
+def test_a_stopped_reply_counts_the_tokens_it_received() -> None:
+    local, cloud = models()
+    result = run(local, cloud).invoke(ask())
+    read = sum(call["read"] for call in local.calls)
+    assert result["usage"]["local"]["output_tokens"] == read
+
+
+async def test_async_and_sync_agree_and_stream_every_switch() -> None:
+    local, cloud = models()
+    graph = run(local, cloud)
+    events = [
+        chunk["event"]
+        async for mode, chunk in graph.astream(ask(), stream_mode=["custom", "updates"])
+        if mode == "custom"
+    ]
+    assert events == [
+        "started",
+        "drafted", "verified", "merged",
+        "drafted", "verified", "flagged", "assisted", "drafted", "verified", "merged",
+        "final",
+    ]  # fmt: skip
+    sync_local, sync_cloud = models()
+    expected = run(sync_local, sync_cloud).invoke(ask())
+    got = await run(*models()).ainvoke(ask())
+    assert got["steps"] == expected["steps"] and got["usage"] == expected["usage"]
+
+
+def test_a_cloud_that_ends_the_step_within_k_tokens_closes_it() -> None:
+    local, cloud = models()
+    result = run(local, cloud, TokenPolicy(tau=0.5, k=20)).invoke(ask())
+    assert spans(result["steps"][1]) == [
+        ("local", "48 + 24 = "),
+        ("cloud", "72 clips.\nAnswer: 72"),
+    ]
+    assert len(local.calls) == 2  # no local call after the cloud's part
+
+
+def test_no_switch_once_the_budget_is_spent() -> None:
+    local, cloud = models()
+    result = run(local, cloud, budget=Budget(max_cloud_calls=0)).invoke(ask())
+    assert cloud.calls == []
+    assert result["final_answer"] == "62"
+    assert spans(result["steps"][1]) == [("local", "48 + 24 = 62 clips.\nAnswer: 62")]
+
+
+def test_a_failing_cloud_leaves_the_rest_of_the_step_to_the_local_model() -> None:
+    local, cloud = models(fail=True)
+    result = run(local, cloud).invoke(ask())
+    second = result["steps"][1]
+    assert len(cloud.calls) == 1  # not asked again for the same step
+    assert "the fake backend is down" in second["cloud_error"]
+    assert second["author"] == "local" and second["flagged"]
+    assert second["text"] == "48 + 24 = 62 clips.\nAnswer: 62"
+    assert result["final_answer"] == "62"
+
+
+def test_at_most_max_switches_a_step() -> None:
+    local, cloud = models(unsure={"2"})
+    policy = TokenPolicy(tau=0.5, k=1, max_switches=2)
+    result = run(local, cloud, policy).invoke(ask())
+    first = result["steps"][0]
+    assert [a for a, _ in spans(first)].count("cloud") == 2
+    assert spans(first) == [
+        ("local", "48 / "),
+        ("cloud", "2"),
+        ("local", " = "),
+        ("cloud", "2"),
+        ("local", "4 clips."),
+    ]
+
+
+def test_the_step_where_the_first_token_is_doubted_is_written_by_the_cloud_from_its_start() -> None:
+    local, cloud = models(unsure={" "})
+    result = run(local, cloud, TokenPolicy(tau=0.5, k=3, max_switches=1)).invoke(ask())
+    assert spans(result["steps"][0])[:2] == [("local", ""), ("cloud", "48")]
+    assert cloud.calls[0]["prefill"] == "Step 1:"
+
+
+def test_a_token_run_replays_from_its_trace(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    local, cloud = models(unsure={"2", "6"})
+    policy = TokenPolicy(tau=0.5, k=1, max_switches=3)
+    run(local, cloud, policy).invoke(ask(), {"callbacks": [TraceWriter(path)]})
+    (trace,) = read_trace(path)
+    recorded = [(e["index"], e["decision"]) for e in trace.of("verified")]
+    replayed = replay(trace)
+    assert [(r.index, r.decision) for r in replayed] == recorded
+    assert {decision for _, decision in recorded} == {"cloud", "accept"}
+    # Another threshold would have switched at none of those tokens.
+    assert {r.decision for r in replay(trace, TokenPolicy(tau=0.001))} == {"accept"}
+
+
+def test_the_viewer_marks_the_clouds_parts_of_a_step(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    run(*models()).invoke(ask(), {"callbacks": [TraceWriter(path)]})
+    (trace,) = read_trace(path)
+    page = trace_html([trace])
+    assert "<span class='part cloud' title='cloud'>72</span>" in page
+    assert "<span class='part local' title='local'>48 + 24 = </span>" in page
+    assert "what the cloud changed" not in page  # no draft was replaced whole
+    assert "replaced by the cloud" not in trace_mermaid(trace)
+    path_taken = executed_path(trace)
+    assert path_taken.count("cloud_assist") == 1 and path_taken.count("local_reason") == 3
+
+
+def test_token_switching_needs_backends_that_continue(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="continue the assistant's own message"):
+        create_adaswitch_graph(scripted_local([]), scripted_local([]), policy=TokenPolicy())
+    # The CLI says so in one line.
+    monkeypatch.setattr(cli, "resolve_model", lambda spec, **_: scripted_local([]))
+    done = CliRunner().invoke(cli.app, ["ask", "2+2?", "--policy", "token:0.7"])
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert done.output.startswith("error: TokenPolicy switches models inside a step")
+
+
+@pytest.mark.parametrize(
+    ("spec", "policy"),
+    [
+        ("token", TokenPolicy()),
+        ("token:0.6", TokenPolicy(0.6)),
+        ("token:0.9:16", TokenPolicy(0.9, 16)),
+    ],
+)
+def test_token_policy_specs(spec: str, policy: TokenPolicy) -> None:
+    assert parse_policy(spec) == policy
+
+
+def test_a_token_sweep_shares_its_k() -> None:
+    systems = parse_sweep("token:0.5,0.7:8")
+    assert [s.name for s in systems] == ["token:0.5:8", "token:0.7:8"]
+    assert [s.policy for s in systems] == [TokenPolicy(0.5, 8), TokenPolicy(0.7, 8)]
+    assert {s.sweep for s in systems} == {"token, k=8"}
+
+
+@pytest.mark.parametrize(("spec", "match"), [("token:2", "tau"), ("token:0.5:0", "k and")])
+def test_bad_token_policy_specs_say_what_is_wrong(spec: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_policy(spec)
+
+
+def test_only_the_tokens_that_spell_the_text_can_be_doubted() -> None:
+    tokens = [
+        {"token": "", "logprob": -0.1},  # bytes completed by the next token
+        {"token": ".\nN", "logprob": -0.3},
+        {"token": "o", "logprob": -0.2},
+        {"token": "\n", "logprob": -5.0},  # a stop sequence's, cut from the text
+    ]
+    assert [t["token"] for t in aligned(tokens, ".\nNo")] == ["", ".\nN", "o"]
+    assert aligned(None, "text") == []
+
+
+def test_a_reply_is_cut_short_only_at_its_limit() -> None:
+    def message(**meta: Any) -> AIMessage:
+        usage = {"input_tokens": 1, "output_tokens": 4, "total_tokens": 5}
+        return AIMessage(content="x", response_metadata=meta, usage_metadata=usage)
+
+    assert cut_short(message(finish_reason="length"), 8)
+    assert not cut_short(message(finish_reason="stop"), 4)
+    assert cut_short(message(done_reason="length"), 8)  # Ollama's field
+    assert cut_short(message(), 4) and not cut_short(message(), 8)
+
+
+def test_bench_runs_a_token_system_against_random_token_switching(tmp_path: Path) -> None:
+    local, cloud = models(unsure={"6", "/"})
+    item = Item("q1", QUESTION, "72", "number")
+    setup = BenchSetup(local=local, cloud=cloud, prefill=True, reuse=False)
+    systems = [parse_system(s) for s in ("local", "cloud", "token:0.5:2", "random")]
+    done = run_bench([item], systems, tmp_path / "r.jsonl", setup)
+    records = {r["system"]: r for r in item_records(done)}
+    token = records["token:0.5:2"]
+    assert (token["tau"], token["k"], token["correct"]) == (0.5, 2, True)
+    assert token["cloud_calls"] == 2 and token["cloud_output_tokens"] == 4
+    assert [s["author"] for s in token["trajectory"][1]["spans"]] == ["local", "cloud", "local"]
+    # Random switching draws tokens at the rate the token system switched per token.
+    random = records["random"]
+    assert random["rate"] == pytest.approx(2 / token["local_output_tokens"])
+    assert random["steps"] == 2 and not random["error"]
+
+
+def test_random_token_switching_draws_each_place_in_a_step_once() -> None:
+    policy = RandomTokenPolicy(rate=0.3, k=4, seed=1)
+    token = [TokenScore(token=" 72", logprob=-0.01)]
+    step = Step(**{**new_step(2, "", {}, None), "spans": [{"author": "local", "text": " 72"}]})
+    # The same token read after a cloud part is another place in the step.
+    later = Step(**{**step, "spans": [{"author": "cloud", "text": "48 + 24 ="}, *step["spans"]]})
+    questions = [f"question {n}" for n in range(2000)]
+    here = [policy.handover_at(StepView(q, step, [], 0, token)) == 0 for q in questions]
+    again = [policy.handover_at(StepView(q, step, [], 0, token)) == 0 for q in questions]
+    there = [policy.handover_at(StepView(q, later, [], 0, token)) == 0 for q in questions]
+    assert here == again
+    assert 0.27 < sum(here) / len(here) < 0.33
+    assert 0.27 < sum(there) / len(there) < 0.33 and there != here
+    assert RandomTokenPolicy(rate=1.0).handover_at(StepView("q", step, [], 0, token)) == 0
+    assert RandomTokenPolicy(rate=0.0).handover_at(StepView("q", step, [], 0, token)) is None
+    with pytest.raises(ValueError, match="rate"):
+        RandomTokenPolicy(rate=1.5)
