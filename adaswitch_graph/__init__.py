@@ -12,8 +12,10 @@ from adaswitch_graph.policies import (
     AlwaysLocal,
     Policy,
     RandomPolicy,
+    RandomTokenPolicy,
     SelfVerifyPolicy,
     StepView,
+    TokenLevel,
     TokenPolicy,
 )
 from adaswitch_graph.prompts import AdaSwitchPrompts
@@ -30,9 +32,11 @@ __all__ = [
     "Budget",
     "Policy",
     "RandomPolicy",
+    "RandomTokenPolicy",
     "SelfVerifyPolicy",
     "Step",
     "StepView",
+    "TokenLevel",
     "TokenPolicy",
     "TraceWriter",
     "Verifier",

@@ -4,7 +4,7 @@ Systems (`parse_system`):
 
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
 - any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
-  `random:0.2`): AdaSwitch; `token:0.8:8`: the token-level switch (`TokenPolicy`);
+  `random:0.2`): AdaSwitch; `token:0.7:8`: the token-level switch (`TokenPolicy`);
 - `reprompted-` before a policy spec: the same, with the cloud asked afresh for the
   flagged step (as a hosted API is asked) instead of continuing the solution (as the
   embedded server, vLLM and Ollama do);
