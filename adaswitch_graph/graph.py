@@ -30,7 +30,13 @@ from adaswitch_graph.nodes import (
     has_actions,
     merge,
 )
-from adaswitch_graph.policies import Policy, SelfVerifyPolicy, TokenLevel, takes_over
+from adaswitch_graph.policies import (
+    Policy,
+    SelfVerifyPolicy,
+    TokenLevel,
+    TokenPolicy,
+    takes_over,
+)
 from adaswitch_graph.prompts import AdaSwitchPrompts
 from adaswitch_graph.signals import SAMPLE_FEATURE
 from adaswitch_graph.state import AdaSwitchState, Step
@@ -43,9 +49,6 @@ draft itself, as many calls as the embedded server has slots."""
 DEFAULT_MAX_STEPS = 12
 SUPERSTEPS_PER_STEP = 7
 """local_reason, self_verify, a retry of both, cloud_assist, tools, merge."""
-DEFAULT_MAX_SWITCHES = 8
-"""Switches inside a step allowed for by the recursion limit when a token-level policy
-of one's own does not say (`max_switches`)."""
 
 
 class AdaSwitchGraph(StateGraph):  # type: ignore[type-arg]
@@ -263,7 +266,8 @@ def create_adaswitch_agent(
 def _switch_supersteps(ctx: GraphContext) -> int:
     """Supersteps a step may add by switching models inside it: each switch runs
     self_verify, cloud_assist and local_reason once more."""
-    max_switches = getattr(ctx.token_level, "max_switches", DEFAULT_MAX_SWITCHES)
+    # A token-level policy of one's own that does not say gets TokenPolicy's allowance.
+    max_switches = getattr(ctx.token_level, "max_switches", TokenPolicy.max_switches)
     return 3 * max_switches if ctx.token_level is not None else 0
 
 

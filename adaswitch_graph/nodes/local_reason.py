@@ -22,6 +22,7 @@ from adaswitch_graph.calls import STOPPED_EARLY, ModelReply, ModelRequest, model
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.errors import SamplingError
 from adaswitch_graph.events import emit
+from adaswitch_graph.nodes.self_verify import capped
 from adaswitch_graph.policies import StepView
 from adaswitch_graph.signals import (
     FIRST_FEATURE,
@@ -100,13 +101,13 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
     def watch(state: AdaSwitchState, prefill: str) -> Callable[[AIMessage], bool] | None:
         # With a token-level policy the local model is stopped at the first token the
         # policy would hand to the cloud: what it would write after it is not used.
-        # Not when the cloud cannot be asked (budget spent, or it failed on this step).
+        # Not when self_verify's caps would keep the step local (budget spent, or the
+        # cloud failed on this step): it must not stop where no cloud call follows.
         policy = ctx.token_level
         partial = open_draft(state)
         usage = state.get("usage") or {}
-        if policy is None or ctx.budget.exhausted(usage):
-            return None
-        if partial is not None and partial.get("cloud_error"):
+        failed = partial.get("cloud_error") if partial is not None else None
+        if policy is None or capped("cloud", False, ctx.budget, usage, failed)[0] != "cloud":
             return None
         step = partial or new_step(len(state["steps"]) + 1, "", {}, None)
         cloud_calls = spent(usage, "cloud", "calls")
