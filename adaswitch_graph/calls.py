@@ -51,7 +51,9 @@ class ModelRequest:
     until: Callable[[AIMessage], bool] | None = None
     """Stream the reply, and stop reading it as soon as `until(reply so far)` holds
     (closing the stream stops the server writing). Such a reply has the finish reason
-    `STOPPED_EARLY`, and counts the tokens it received as its output tokens."""
+    `STOPPED_EARLY`, counts the tokens it received as its output tokens, and as input
+    tokens the `PROMPT_TOKENS` its chunks carried (0 when the backend sends none
+    before its usage report, as Ollama)."""
 
 
 @dataclass(frozen=True)
@@ -159,14 +161,19 @@ async def _ainvoke(
 STOPPED_EARLY = "stopped_early"
 """The finish reason of a streamed reply that `ModelRequest.until` stopped reading."""
 
+PROMPT_TOKENS = "prompt_tokens"
+"""A `response_metadata` key a backend may set on the chunks of a streamed reply: the
+prompt's token count, which a reply stopped early reports as its input tokens."""
+
 
 def _stopped(chunk: Any) -> AIMessage:
     message = _as_message(chunk)
     assert message is not None
     # A stream closed early never gets the server's usage report.
+    sent = int(message.response_metadata.get(PROMPT_TOKENS, 0))
     received = len(token_logprobs(message) or ())
     usage = message.usage_metadata or UsageMetadata(
-        input_tokens=0, output_tokens=received, total_tokens=received
+        input_tokens=sent, output_tokens=received, total_tokens=sent + received
     )
     metadata = {**message.response_metadata, "finish_reason": STOPPED_EARLY}
     return message.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})

@@ -14,9 +14,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 
 from adaswitch_graph.bundled import INSTALL_HINT, model_path
+from adaswitch_graph.calls import PROMPT_TOKENS
 from adaswitch_graph.errors import ModelUnavailableError
 from adaswitch_graph.models import DEFAULT_MAX_TOKENS, TOP_LOGPROBS
 
@@ -91,6 +93,28 @@ def embedded_server(name: str) -> EmbeddedServer:
         return server
 
 
+class EmbeddedChatOpenAI(ChatOpenAI):
+    """`ChatOpenAI` that also reads the prompt's token count off each streamed chunk
+    (llama.cpp's per-token timings), so that a stream closed before its usage report
+    still counts its input tokens."""
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        timings = chunk.get("timings")
+        if generation is not None and timings:
+            # The same count on every chunk, which merging keeps once.
+            prompt = timings.get("cache_n", 0) + timings.get("prompt_n", 0)
+            generation.message.response_metadata[PROMPT_TOKENS] = prompt
+        return generation
+
+
 def embedded_chat_model(name: str, **overrides: Any) -> ChatOpenAI:
     """A `ChatOpenAI` talking to the bundled model's embedded server: greedy, with
     per-token log-probabilities and usage."""
@@ -107,7 +131,8 @@ def embedded_chat_model(name: str, **overrides: Any) -> ChatOpenAI:
         "max_retries": 1,
         **overrides,
     }
-    return ChatOpenAI(**settings)
+    settings["extra_body"] = {"timings_per_token": True, **(settings.get("extra_body") or {})}
+    return EmbeddedChatOpenAI(**settings)
 
 
 @atexit.register

@@ -161,10 +161,11 @@ def supports_prefill(model: LanguageModelLike) -> bool:
     it: llama.cpp and vLLM servers behind ChatOpenAI with a custom base URL, and Ollama.
     Hosted APIs (OpenAI's own, and unknown providers) get re-prompted instead."""
     inner = _unwrap(model)
-    kind = type(inner).__name__
-    if kind == "ChatOllama":
+    # By class name, subclasses included, so that neither integration is imported here.
+    kinds = {cls.__name__ for cls in type(inner).__mro__}
+    if "ChatOllama" in kinds:
         return True
-    if kind == "ChatOpenAI":
+    if "ChatOpenAI" in kinds:
         base_url = getattr(inner, "openai_api_base", None) or ""
         return bool(base_url) and "api.openai.com" not in base_url
     return False

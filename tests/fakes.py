@@ -12,6 +12,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
+from adaswitch_graph.calls import PROMPT_TOKENS
+
 CONFIDENT = -0.05
 UNSURE = -4.0
 
@@ -223,10 +225,10 @@ class ContinuingChatModel(GenericFakeChatModel):
         for token in tokens:
             call["read"] += 1
             score = {"token": token, "logprob": self._logprob(token)}
+            # Each chunk carries the prompt's length, as llama.cpp's do.
+            metadata = {"logprobs": {"content": [score]}, PROMPT_TOKENS: 10}
             yield ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content=token, response_metadata={"logprobs": {"content": [score]}}
-                )
+                message=AIMessageChunk(content=token, response_metadata=metadata)
             )
         usage = {"input_tokens": 10, "output_tokens": len(tokens), "total_tokens": 10 + len(tokens)}
         yield ChatGenerationChunk(

@@ -79,3 +79,26 @@ def test_server_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("ADASWITCH_THREADS", bad)
         with pytest.raises(ValueError, match="ADASWITCH_THREADS must be a positive integer"):
             cpu_threads()
+
+
+def test_the_embedded_chat_model_reads_the_prompt_length_off_every_chunk() -> None:
+    from langchain_core.messages import AIMessageChunk
+
+    from adaswitch_graph.calls import PROMPT_TOKENS
+    from adaswitch_graph.embedded import EmbeddedChatOpenAI
+
+    model = EmbeddedChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="-")
+
+    def timings(n: int) -> dict[str, int]:
+        return {"cache_n": 26, "prompt_n": 8, "predicted_n": n}
+
+    chunks = [  # as llama.cpp streams them with timings_per_token
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
+        {"choices": [{"index": 0, "delta": {"content": "Hi"}}], "timings": timings(1)},
+        {"choices": [{"index": 0, "delta": {"content": "!"}}], "timings": timings(2)},
+    ]
+    generations = [model._convert_chunk_to_generation_chunk(c, AIMessageChunk, {}) for c in chunks]
+    assert all(g is not None for g in generations)
+    message = generations[0].message + generations[1].message + generations[2].message  # type: ignore[union-attr]
+    assert message.text == "Hi!"
+    assert message.response_metadata[PROMPT_TOKENS] == 34

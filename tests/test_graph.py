@@ -290,6 +290,19 @@ def test_prefill_continues_the_models_own_solution(build: Any) -> None:
     )
 
 
+def test_prefill_is_detected_on_self_hosted_openai_compatible_servers() -> None:
+    from langchain_openai import ChatOpenAI
+
+    from adaswitch_graph.embedded import EmbeddedChatOpenAI
+    from adaswitch_graph.models import supports_prefill
+
+    server = {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key": "-"}
+    assert supports_prefill(EmbeddedChatOpenAI(**server))  # a subclass, as the embedded one
+    assert supports_prefill(ChatOpenAI(**server).bind(stop=["x"]))
+    hosted = {**server, "base_url": "https://api.openai.com/v1"}
+    assert not supports_prefill(ChatOpenAI(**hosted))
+
+
 def test_reprompt_mode_asks_for_only_the_next_step(build: Any) -> None:
     local = scripted_local(GOOD_RUN)
     build(local, scripted_cloud()).invoke(ask())

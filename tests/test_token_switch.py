@@ -78,11 +78,13 @@ def test_the_cloud_writes_k_tokens_from_the_first_doubted_one() -> None:
     assert all("open" not in s and "tokens" not in s for s in result["steps"])
 
 
-def test_a_stopped_reply_counts_the_tokens_it_received() -> None:
+def test_a_stopped_reply_counts_the_tokens_it_sent_and_received() -> None:
     local, cloud = models()
     result = run(local, cloud).invoke(ask())
     read = sum(call["read"] for call in local.calls)
     assert result["usage"]["local"]["output_tokens"] == read
+    # Stopped or not, each call's prompt is counted (the fake's are 10 tokens long).
+    assert result["usage"]["local"]["input_tokens"] == 10 * len(local.calls)
 
 
 async def test_async_and_sync_agree_and_stream_every_switch() -> None:

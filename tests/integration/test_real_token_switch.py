@@ -61,6 +61,8 @@ def test_the_real_cloud_continues_the_real_local_models_doubted_tokens(tmp_path:
     result = json.loads(done.stdout)
     (trace,) = read_trace(path)
     check_switches(result, trace, TokenPolicy(tau=0.8, k=8))
+    # Every local call counts its prompt, those stopped at a doubted token included.
+    assert all(e["usage"]["local"]["input_tokens"] > 0 for e in trace.of("drafted"))
 
 
 def test_token_switching_through_the_ollama_api(tmp_path: Path) -> None:
