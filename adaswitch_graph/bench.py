@@ -4,8 +4,7 @@ Systems (`parse_system`):
 
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
 - any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
-  `random:0.2`): AdaSwitch; `token:0.7:8`: the token-level switch (`TokenPolicy`),
-  `token-digits:0.7:8` the same handing over doubted digits only;
+  `random:0.2`): AdaSwitch; `token:0.7:8`: the token-level switch (`TokenPolicy`);
 - `reprompted-` before a policy spec: the same, with the cloud asked afresh for the
   flagged step (as a hosted API is asked) instead of continuing the solution (as the
   embedded server, vLLM and Ollama do);
@@ -139,7 +138,7 @@ def parse_sweep(spec: str) -> list[System]:
             "e.g. selfverify:0.2,0.4"
         )
     gate = f":{chars}" if chars else ""
-    setting = f"k={chars}" if policy.startswith("token") else f"questions <= {chars} chars"
+    setting = f"k={chars}" if policy == "token" else f"questions <= {chars} chars"
     sweep = f"{policy}, {setting}" if chars else policy
     return [parse_system(f"{policy}:{t}{gate}", sweep=sweep) for t in thresholds]
 
@@ -399,7 +398,7 @@ async def _run_item(
     if isinstance(policy, SelfVerifyPolicy):
         record["threshold"] = policy.threshold
     if isinstance(policy, TokenPolicy):
-        record.update(tau=policy.tau, k=policy.k, digits_only=policy.digits_only)
+        record.update(tau=policy.tau, k=policy.k)
     config: RunnableConfig = {"configurable": {"thread_id": f"{system.name}\x00{item.id}"}}
     try:
         result = await compiled.ainvoke({"messages": [("user", item.question)]}, config)

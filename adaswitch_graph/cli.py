@@ -64,8 +64,7 @@ def ask(
         str,
         typer.Option(
             help="selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], selfverify-retry, "
-            "selfverify-handover, token[:TAU[:K]], token-digits[:TAU[:K]], local, cloud "
-            "or random:RATE."
+            "selfverify-handover, token[:TAU[:K]], local, cloud or random:RATE."
         ),
     ] = "selfverify",
     threshold: Annotated[

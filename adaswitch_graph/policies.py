@@ -106,10 +106,8 @@ class TokenPolicy:
     local model (no reward model is bundled).
 
     At most `max_switches` cloud continuations a step; after them the local model's
-    text stands. With `digits_only`, only doubted tokens that hold a digit are handed
-    over (in arithmetic, the words around the numbers are seldom what goes wrong).
-    Needs backends that continue the assistant's own message (llama.cpp, vLLM, Ollama)
-    and local log-probabilities.
+    text stands. Needs backends that continue the assistant's own message (llama.cpp,
+    vLLM, Ollama) and local log-probabilities.
     """
 
     tau: float = 0.7
@@ -117,7 +115,6 @@ class TokenPolicy:
     alone's output tokens (docs/benchmarks.md, session 19)."""
     k: int = 8
     max_switches: int = 8
-    digits_only: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tau <= 1.0:
@@ -134,14 +131,7 @@ class TokenPolicy:
         if switches(view) >= self.max_switches or self.tau <= 0:
             return None
         floor = math.log(self.tau)
-        return next(
-            (
-                n
-                for n, t in enumerate(view.tokens)
-                if t["logprob"] < floor and (not self.digits_only or _has_digit(t["token"]))
-            ),
-            None,
-        )
+        return next((n for n, t in enumerate(view.tokens) if t["logprob"] < floor), None)
 
     def decide(self, view: StepView) -> Decision:
         return "accept" if self.handover_at(view) is None else "cloud"
@@ -178,10 +168,6 @@ class RandomTokenPolicy:
 
     def decide(self, view: StepView) -> Decision:
         return "accept" if self.handover_at(view) is None else "cloud"
-
-
-def _has_digit(text: str) -> bool:
-    return any(c.isdigit() for c in text)
 
 
 def switches(view: StepView) -> int:
@@ -295,7 +281,7 @@ _SELF_VERIFY_OPTIONS: dict[str, dict[str, bool]] = {
 def parse_policy(spec: str) -> Policy:
     """Build a policy from a short spec: `selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]]`,
     `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`, `token[:TAU[:K]]`,
-    `token-digits[:TAU[:K]]`, `local`, `cloud`, `random:RATE`."""
+    `local`, `cloud`, `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
         if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
@@ -311,17 +297,15 @@ def parse_policy(spec: str) -> Policy:
             return AlwaysCloud()
         if name == "random" and arg:
             return RandomPolicy(float(arg))
-        if name in ("token", "token-digits"):
+        if name == "token":
             tau, _, k = arg.partition(":")
             return TokenPolicy(
-                float(tau) if tau else TokenPolicy.tau,
-                int(k) if k else TokenPolicy.k,
-                digits_only=name == "token-digits",
+                float(tau) if tau else TokenPolicy.tau, int(k) if k else TokenPolicy.k
             )
     except ValueError as exc:
         raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
     raise ValueError(
         f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], "
         "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], "
-        "token[:TAU[:K]], token-digits[:TAU[:K]], local, cloud, random:RATE"
+        "token[:TAU[:K]], local, cloud, random:RATE"
     )

@@ -78,23 +78,6 @@ def test_the_cloud_writes_k_tokens_from_the_first_doubted_one() -> None:
     assert all("open" not in s and "tokens" not in s for s in result["steps"])
 
 
-def test_with_digits_only_a_doubted_word_stays_local() -> None:
-    local, cloud = models(unsure={"clips.", "6"})
-    policy = TokenPolicy(tau=0.5, k=2, digits_only=True)
-    result = run(local, cloud, policy).invoke(ask())
-    first, second = result["steps"]
-    assert spans(first) == [("local", "48 / 2 = 24 clips.")]
-    assert spans(second) == [
-        ("local", "48 + 24 = "),
-        ("cloud", "72"),
-        ("local", " clips.\nAnswer: 72"),
-    ]
-    # Without it, the cloud is handed the first "clips." too.
-    local, cloud = models(unsure={"clips.", "6"})
-    result = run(local, cloud, TokenPolicy(tau=0.5, k=2)).invoke(ask())
-    assert ("cloud", "clips.") in spans(result["steps"][0])
-
-
 def test_a_stopped_reply_counts_the_tokens_it_sent_and_received() -> None:
     local, cloud = models()
     result = run(local, cloud).invoke(ask())
@@ -218,7 +201,6 @@ def test_token_switching_needs_backends_that_continue(monkeypatch: pytest.Monkey
         ("token", TokenPolicy()),
         ("token:0.6", TokenPolicy(0.6)),
         ("token:0.9:16", TokenPolicy(0.9, 16)),
-        ("token-digits:0.6:4", TokenPolicy(0.6, 4, digits_only=True)),
     ],
 )
 def test_token_policy_specs(spec: str, policy: TokenPolicy) -> None:
@@ -230,12 +212,6 @@ def test_a_token_sweep_shares_its_k() -> None:
     assert [s.name for s in systems] == ["token:0.5:8", "token:0.7:8"]
     assert [s.policy for s in systems] == [TokenPolicy(0.5, 8), TokenPolicy(0.7, 8)]
     assert {s.sweep for s in systems} == {"token, k=8"}
-    digits = parse_sweep("token-digits:0.5,0.7:8")
-    assert [s.policy for s in digits] == [
-        TokenPolicy(0.5, 8, digits_only=True),
-        TokenPolicy(0.7, 8, digits_only=True),
-    ]
-    assert {s.sweep for s in digits} == {"token-digits, k=8"}
 
 
 @pytest.mark.parametrize(("spec", "match"), [("token:2", "tau"), ("token:0.5:0", "k and")])

@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from adaswitch_graph import TokenPolicy, TraceWriter, create_adaswitch_agent, read_trace
 from adaswitch_graph.embedded import embedded_server
 from adaswitch_graph.models import resolve_model
@@ -20,10 +18,6 @@ from tests.servers import OllamaShim
 QUESTION = (
     "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
     "clips in May. How many clips did Natalia sell altogether in April and May?"
-)
-PRODUCT_QUESTION = (
-    "Tobias bought 17 boxes of 23 pencils each and gave away 139 pencils. "
-    "How many pencils does he have left?"
 )
 LOCAL = "qwen2.5-coder-0.5b"
 
@@ -41,47 +35,32 @@ def check_switches(result: dict[str, Any], trace: Any, policy: TokenPolicy) -> N
     cloud = result["usage"]["cloud"]
     assert cloud["calls"] == len(cloud_parts)
     assert 0 < cloud["output_tokens"] <= policy.k * cloud["calls"]
-    # The cloud took over exactly at the first local token under tau (holding a digit,
-    # with digits_only), and the local model was stopped right after writing it.
+    # The cloud took over exactly at the first local token under tau, and the local
+    # model was stopped right after writing it.
     floor = math.log(policy.tau)
     drafts = trace.of("drafted")
     handovers = [(n, e) for n, e in enumerate(trace.of("verified")) if "handover_at" in e]
     assert handovers
     for n, verified in handovers:
-        tokens = [
-            t
-            for t in drafts[n]["tokens"]
-            if not policy.digits_only or any(c.isdigit() for c in t["token"])
-        ]
-        doubted = drafts[n]["tokens"][verified["handover_at"]]
-        at = tokens.index(doubted)
+        tokens = drafts[n]["tokens"]
+        at = verified["handover_at"]
         assert tokens[at]["logprob"] < floor
         assert all(t["logprob"] >= floor for t in tokens[:at])
-        assert drafts[n]["tokens"][-1] == doubted
+        assert len(tokens) == at + 1
 
 
-@pytest.mark.parametrize(
-    ("spec", "policy", "question"),
-    [
-        ("token:0.8:8", TokenPolicy(0.8, 8), QUESTION),
-        # The 0.5B is sure of every digit it writes for QUESTION; here it doubts some.
-        ("token-digits:0.9:8", TokenPolicy(0.9, 8, digits_only=True), PRODUCT_QUESTION),
-    ],
-)
-def test_the_real_cloud_continues_the_real_local_models_doubted_tokens(
-    tmp_path: Path, spec: str, policy: TokenPolicy, question: str
-) -> None:
+def test_the_real_cloud_continues_the_real_local_models_doubted_tokens(tmp_path: Path) -> None:
     # Through the CLI, on its defaults: the bundled 0.5B local and 1.5B cloud.
     path = tmp_path / "run.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "adaswitch_graph", "ask", question, "--policy", spec,
+        [sys.executable, "-m", "adaswitch_graph", "ask", QUESTION, "--policy", "token:0.8:8",
          "--max-steps", "4", "--json", "--trace", str(path)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     (trace,) = read_trace(path)
-    check_switches(result, trace, policy)
+    check_switches(result, trace, TokenPolicy(tau=0.8, k=8))
     # Every local call counts its prompt, those stopped at a doubted token included.
     assert all(e["usage"]["local"]["input_tokens"] > 0 for e in trace.of("drafted"))
 
