@@ -27,16 +27,17 @@ def joined(spans: Sequence[Span], open: bool) -> str:
 
 def with_span(step: Step, author: Author, text: str, open: bool) -> Step:
     """`step` with one more part written by `author`."""
-    spans = [*step.get("spans", []), Span(author=author, text=text)]
-    return Step(**{**step, "spans": spans, "text": joined(spans, open), "open": open})
+    return _with_spans(step, [*step.get("spans", []), Span(author=author, text=text)], open)
 
 
 def cut(step: Step, tokens: Sequence[TokenScore], at: int) -> Step:
     """`step` with its newest (local) part cut before `tokens[at]`, open for the cloud."""
-    spans = step.get("spans", [])
     kept = Span(author="local", text="".join(t["token"] for t in tokens[:at]))
-    spans = [*spans[:-1], kept]
-    return Step(**{**step, "spans": spans, "text": joined(spans, True), "open": True})
+    return _with_spans(step, [*step.get("spans", [])[:-1], kept], open=True)
+
+
+def _with_spans(step: Step, spans: list[Span], open: bool) -> Step:
+    return Step(**{**step, "spans": spans, "text": joined(spans, open), "open": open})
 
 
 def closed(step: Step) -> Step:

@@ -125,6 +125,29 @@ def test_no_switch_once_the_budget_is_spent() -> None:
     assert spans(result["steps"][1]) == [("local", "48 + 24 = 62 clips.\nAnswer: 62")]
 
 
+class NoFinishReasonModel(ContinuingChatModel):
+    """A backend that reports its usage but no finish reason."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        result = super()._generate(*args, **kwargs)
+        result.generations[0].message.response_metadata.pop("finish_reason")
+        return result
+
+
+def test_a_cloud_part_cut_by_the_budget_is_left_open_for_the_local_model() -> None:
+    # One cloud token left, under k=2: the cloud writes "7" of "72", and without a
+    # finish reason only its output limit (1, not k) tells that it was cut short.
+    local = ContinuingChatModel(texts=[WRONG, RIGHT], unsure={"6"})
+    cloud = NoFinishReasonModel(texts=[RIGHT, WRONG])
+    result = run(local, cloud, budget=Budget(max_cloud_tokens=1)).invoke(ask())
+    assert spans(result["steps"][1]) == [
+        ("local", "48 + 24 = "),
+        ("cloud", "7"),
+        ("local", "2 clips.\nAnswer: 72"),
+    ]
+    assert result["final_answer"] == "72"
+
+
 def test_a_failing_cloud_leaves_the_rest_of_the_step_to_the_local_model() -> None:
     local, cloud = models(fail=True)
     result = run(local, cloud).invoke(ask())

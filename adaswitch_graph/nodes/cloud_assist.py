@@ -32,13 +32,19 @@ CLOUD_ASSIST = "cloud_assist"
 
 
 def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
+    def output_limit(state: AdaSwitchState) -> int | None:
+        # What the budget leaves the cloud to write; for its part of a step cut at a
+        # doubted token, at most k.
+        remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
+        if open_draft(state) is None or ctx.token_level is None:
+            return remaining
+        k = ctx.token_level.k
+        return k if remaining is None else min(k, remaining)
+
     def prepare(state: AdaSwitchState) -> ModelRequest:
         draft = state.get("draft")
-        remaining = ctx.budget.remaining_tokens(state.get("usage") or {})
-        if open_draft(state) is not None and ctx.token_level is not None:
-            k = ctx.token_level.k
-            remaining = k if remaining is None else min(k, remaining)
-        model = ctx.cloud if remaining is None else with_output_limit(ctx.cloud, remaining)
+        limit = output_limit(state)
+        model = ctx.cloud if limit is None else with_output_limit(ctx.cloud, limit)
         if ctx.cloud_prefill:
             messages, prefill = continuation(ctx, state)
         else:
@@ -62,7 +68,9 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
         assert reply is not None
         partial = open_draft(state)
         if partial is not None:
-            return continue_step(partial, reply)
+            limit = output_limit(state)
+            assert limit is not None  # an open draft has a token-level policy's k
+            return continue_step(partial, reply, limit)
         draft = state.get("draft") or undrafted(len(state["steps"]) + 1)
         text = (
             ctx.clean(reply.message.text, reply.request.prefill)
@@ -82,9 +90,9 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             return {"draft": None, "usage": reply.usage}
         return {"draft": step, "usage": reply.usage}
 
-    def continue_step(partial: Step, reply: ModelReply) -> dict[str, Any]:
+    def continue_step(partial: Step, reply: ModelReply, limit: int) -> dict[str, Any]:
         # The cloud's part of a step cut at a doubted token. It stays open for the local
-        # model when the cloud stopped at its token limit, not at the step's end; when
+        # model when the cloud stopped at its token `limit`, not at the step's end; when
         # the cloud failed, the local model goes on without it.
         message = reply.message
         raw = ctx.written(message.text, reply.request.prefill) if message is not None else ""
@@ -97,7 +105,6 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             step = Step(**{**partial, "cloud_error": failure})
         else:
             assert message is not None  # without one, raw is empty
-            limit = ctx.token_level.k if ctx.token_level else 0
             step = with_span(partial, "cloud", raw, open=cut_short(message, limit))
             step["author"], step["assisted"] = "cloud", True
             step["final"] = is_final(step["text"])
