@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -97,8 +98,19 @@ class SelfVerifyPolicy:
         return "cloud"
 
 
+class _SwitchesInsideAStep(ABC):
+    """What the token-level policies share: a step with a token to hand over goes to
+    the cloud, which continues it from that token."""
+
+    @abstractmethod
+    def handover_at(self, view: StepView) -> int | None: ...
+
+    def decide(self, view: StepView) -> Decision:
+        return "accept" if self.handover_at(view) is None else "cloud"
+
+
 @dataclass(frozen=True)
-class TokenPolicy:
+class TokenPolicy(_SwitchesInsideAStep):
     """The reward-based token hybrid (MS et al., arXiv 2409.13757): switch models inside
     a step. At the first token the local model writes with a reward below `tau`, its
     text is cut before that token, the cloud continues the step for `k` tokens, and the
@@ -133,12 +145,9 @@ class TokenPolicy:
         floor = math.log(self.tau)
         return next((n for n, t in enumerate(view.tokens) if t["logprob"] < floor), None)
 
-    def decide(self, view: StepView) -> Decision:
-        return "accept" if self.handover_at(view) is None else "cloud"
-
 
 @dataclass(frozen=True)
-class RandomTokenPolicy:
+class RandomTokenPolicy(_SwitchesInsideAStep):
     """Baseline of `TokenPolicy`: hand each local token to the cloud with probability
     `rate`, ignoring its reward; the cloud then continues for `k` tokens.
 
@@ -165,9 +174,6 @@ class RandomTokenPolicy:
                 return n
             at += len(token["token"])
         return None
-
-    def decide(self, view: StepView) -> Decision:
-        return "accept" if self.handover_at(view) is None else "cloud"
 
 
 def switches(view: StepView) -> int:
