@@ -47,7 +47,7 @@ from adaswitch_graph.callcache import CallCache, hits
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.graph import DEFAULT_MAX_STEPS, DEFAULT_SAMPLES, create_adaswitch_graph
-from adaswitch_graph.models import resolve_model
+from adaswitch_graph.models import resolve_model, with_settings
 from adaswitch_graph.policies import (
     AlwaysLocal,
     Policy,
@@ -300,7 +300,7 @@ def _matched(systems: Sequence[System], setup: BenchSetup) -> str:
 def _with_cache(model: LanguageModelLike, cache: CallCache | None) -> LanguageModelLike:
     if cache is None or not isinstance(model, BaseChatModel):
         return model
-    return model.model_copy(update={"cache": cache})
+    return with_settings(model, cache=cache)
 
 
 async def _run_system(

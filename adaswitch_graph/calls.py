@@ -27,6 +27,7 @@ from langchain_core.runnables.config import get_executor_for_config
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
+from adaswitch_graph.models import with_settings
 from adaswitch_graph.signals import token_logprobs
 from adaswitch_graph.state import AdaSwitchState, Role, RoleUsage, Usage, merge_usage
 
@@ -192,7 +193,7 @@ def sampling(model: LanguageModelLike, seed: int) -> Runnable[Any, Any]:
     them as call arguments, which the backend must accept."""
     settings = {"temperature": SAMPLE_TEMPERATURE, "seed": seed}
     if isinstance(model, BaseChatModel) and settings.keys() <= type(model).model_fields.keys():
-        return model.model_copy(update=settings)
+        return with_settings(model, **settings)
     return model.bind(**settings)
 
 

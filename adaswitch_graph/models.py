@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel, LanguageModelLike
 from langchain_core.runnables import RunnableBinding
@@ -182,5 +182,21 @@ def with_output_limit(model: LanguageModelLike, max_tokens: int) -> LanguageMode
             if name in fields:
                 current = getattr(model, name, None)
                 limit = max_tokens if current is None else min(current, max_tokens)
-                return model.model_copy(update={name: limit})
+                return with_settings(model, **{name: limit})
     return model
+
+
+_ChatModel = TypeVar("_ChatModel", bound=BaseChatModel)
+
+
+def with_settings(model: _ChatModel, **settings: Any) -> _ChatModel:
+    """A copy of `model` with `settings` changed, and a cache key of its own.
+
+    langchain-core keeps a model's serialized form, from which a call cache keys the
+    model's replies, once it has been used; a `model_copy` of a used model inherits
+    it, so the copy's replies would be looked up under the original's key (a reply
+    limited to a few tokens and a full one, or two sampling seeds, taken for the same).
+    """
+    copy = model.model_copy(update=settings)
+    copy.__dict__.pop("_serialized", None)
+    return copy

@@ -13,6 +13,7 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_ollama import ChatOllama
+from langchain_openai import ChatOpenAI
 from pydantic import Field
 
 from adaswitch_graph import AlwaysLocal, TraceWriter, Verifier, create_adaswitch_graph
@@ -20,6 +21,7 @@ from adaswitch_graph.bench import BenchSetup, parse_sweep, parse_system, run_ben
 from adaswitch_graph.calls import SAMPLE_TEMPERATURE, sampling
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import SamplingError
+from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.policies import SelfVerifyPolicy
 from adaswitch_graph.signals import SAMPLE_FEATURE, sample_disagreement
 from tests.conftest import QUESTION, ask
@@ -123,6 +125,17 @@ def test_an_ollama_model_samples_through_its_options() -> None:
     assert params["options"] == {"num_predict": 64, "temperature": SAMPLE_TEMPERATURE, "seed": 2}
     assert "seed" not in params and "temperature" not in params
     assert local.temperature == 0  # the draft itself stays greedy
+
+
+def test_a_used_model_s_copies_are_cached_apart_from_it() -> None:
+    # langchain-core fixes a model's cache key at its first call and model_copy kept
+    # it: a cloud part limited to k tokens was looked up as a full step, and every
+    # sampling seed as the greedy draft.
+    model = ChatOpenAI(model="m", api_key="k", base_url="http://127.0.0.1:9/v1", max_tokens=256)
+    key = model._get_llm_string()
+    copies = [with_output_limit(model, 8), sampling(model, 0), sampling(model, 1)]
+    assert len({key, *(copy._get_llm_string() for copy in copies)}) == 4
+    assert model._get_llm_string() == key and model.max_tokens == 256
 
 
 def test_without_samples_nothing_is_sampled() -> None:
