@@ -24,7 +24,8 @@ Systems (`parse_system`):
 Records are appended as items finish; a re-run with the same output file skips every
 (system, item) already recorded without an error. Model calls go through a `CallCache`
 beside the output, so systems that share a prefix of calls (a threshold sweep) compute
-it once and an interrupted item resumes from its last finished call.
+it once and an interrupted item resumes from its last finished call (serializable
+models only: the cache keys a call by the model's serialized settings).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import json
 import math
 import resource
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,6 +301,17 @@ def _matched(systems: Sequence[System], setup: BenchSetup) -> str:
 
 def _with_cache(model: LanguageModelLike, cache: CallCache | None) -> LanguageModelLike:
     if cache is None or not isinstance(model, BaseChatModel):
+        return model
+    if not model.is_lc_serializable():
+        # langchain keys a cached call by the model's serialized settings; one that is
+        # not serializable is keyed by its class alone, so two ChatOllama models (a
+        # local and a cloud, or an output limit and none) would be served each
+        # other's replies.
+        warnings.warn(
+            f"{type(model).__name__} is not serializable, so a call cache cannot tell its "
+            "model and settings apart: its calls are not reused (each is made)",
+            stacklevel=2,
+        )
         return model
     return with_settings(model, cache=cache)
 

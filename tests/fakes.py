@@ -95,6 +95,15 @@ class ScriptedChatModel(GenericFakeChatModel):
             message = message.model_copy(update={"usage_metadata": usage})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        # Call caches take only serializable models; this fake keys its calls itself.
+        return True
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        # One fake and its copies (they share `calls`), and their output limit.
+        return f"scripted {id(self.calls)} {self.max_tokens} {stop} {sorted(kwargs.items())}"
+
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
         # Copies made for an output limit must record into the same call log.
         copy = super().model_copy(update=update, deep=deep)
@@ -236,6 +245,15 @@ class ContinuingChatModel(GenericFakeChatModel):
                 content="", response_metadata={"finish_reason": reason}, usage_metadata=usage
             )
         )
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        # Call caches take only serializable models; this fake keys its calls itself.
+        return True
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        # One fake and its copies (they share `calls`), and their output limit.
+        return f"scripted {id(self.calls)} {self.max_tokens} {stop} {sorted(kwargs.items())}"
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
         copy = super().model_copy(update=update, deep=deep)

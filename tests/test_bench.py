@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
 from adaswitch_graph.bench import (
@@ -173,6 +174,34 @@ def test_a_sweep_reuses_the_calls_systems_share(tmp_path: Path) -> None:
         assert all(r["local_calls"] == 1 for r in records[system])
     assert all(r["cached_calls"] >= 1 for r in records["selfverify:0.9"])
     assert {r["sweep"] for r in records["selfverify:0.5"]} == {"selfverify"}
+
+
+class UnkeyedChatModel(ScriptedChatModel):
+    """A fake that a call cache keys by its class alone, as it does ChatOllama."""
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return False
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        return BaseChatModel._get_llm_string(self, stop, **kwargs)
+
+
+def test_models_a_call_cache_cannot_tell_apart_make_every_call(tmp_path: Path) -> None:
+    # Cached under one key, cloud alone (the local model's prompts) was served the
+    # local model's replies.
+    local, cloud = (
+        UnkeyedChatModel(respond=quiz_model(role).respond) for role in ("local", "cloud")
+    )
+    systems = [System("local", "local"), System("cloud", "cloud")]
+    with pytest.warns(UserWarning, match="not serializable"):
+        records = by_system(
+            run_bench(
+                ITEMS, systems, tmp_path / "r.jsonl", setup(local=local, cloud=cloud, reuse=True)
+            )
+        )
+    assert all(r["correct"] for r in records["cloud"])
+    assert len(cloud.calls) == len(ITEMS) and not any(r["cached_calls"] for r in records["cloud"])
 
 
 async def test_the_bench_is_async_and_honours_concurrency(tmp_path: Path) -> None:
