@@ -72,3 +72,24 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     again = cli(*args)
     assert again.returncode == 0, again.stderr
     assert len([r for r in read_records(out) if r.get("meta")]) == runs_before
+
+
+def test_a_token_level_system_after_cloud_alone_gets_no_whole_cached_step(
+    tmp_path: Path,
+) -> None:
+    # At tau 0.99 the local model doubts the first token of a step, so the cloud is
+    # asked to continue exactly what cloud alone was asked; the call cache once served
+    # it cloud alone's whole step for its k tokens.
+    data = tmp_path / "items.jsonl"
+    data.write_text(json.dumps(ITEMS[1]) + "\n")
+    out = tmp_path / "run.jsonl"
+    done = cli(
+        "bench", "--data", str(data), "--systems", "cloud", "--sweep", "token:0.99:4",
+        "--cloud", "embedded:smollm2-135m", "--max-steps", "2", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    by = {r["system"]: r for r in read_records(out) if not r.get("meta")}
+    cloud, token = by["cloud"], by["token:0.99:4"]
+    assert cloud["cloud_output_tokens"] > 4 * cloud["cloud_calls"]  # whole steps
+    assert token["cloud_calls"] > 0
+    assert token["cloud_output_tokens"] <= 4 * token["cloud_calls"]
