@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -32,6 +33,8 @@ from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
 from adaswitch_graph.state import Usage
 from adaswitch_graph.trace import TraceWriter
 from adaswitch_graph.verifier import Verifier
+
+DEFAULT_BENCH_LIMIT = 50
 
 app = typer.Typer(
     help="Local/cloud collaborative reasoning: a small local model reasons step by step "
@@ -218,7 +221,14 @@ def bench(
         Path | None,
         typer.Option(help=f"Folder holding the datasets (default ${DATA_ENV})."),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Items to run.")] = 50,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"Items to run [default: {DEFAULT_BENCH_LIMIT}]; with --report-only, "
+            "summarize only these items of --out (default: all).",
+        ),
+    ] = None,
     offset: Annotated[int, typer.Option(min=0, help="Items to skip first.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of gym items and random switching.")] = 0,
     systems: Annotated[
@@ -264,7 +274,11 @@ def bench(
         Path | None, typer.Option(help="A verifier JSON (default: the shipped one).")
     ] = None,
     report_only: Annotated[
-        bool, typer.Option(help="Summarize --out without running anything.")
+        bool,
+        typer.Option(
+            help="Summarize --out without running anything; with --offset or --limit, only "
+            "those items (items/min stays the whole run's)."
+        ),
     ] = False,
 ) -> None:
     """Run several systems on the same items and compare accuracy and cloud spend."""
@@ -277,14 +291,11 @@ def bench(
         chosen = [parse_system(s) for s in systems.split(",") if s.strip()]
         for spec in sweep or []:
             chosen += parse_sweep(spec)
+        select = partial(
+            load_items, str(data) if data else dataset, data_dir=data_dir, offset=offset, seed=seed
+        )
         if not report_only:
-            items = load_items(
-                str(data) if data else dataset,
-                data_dir=data_dir,
-                limit=limit,
-                offset=offset,
-                seed=seed,
-            )
+            items = select(limit=limit or DEFAULT_BENCH_LIMIT)
             setup = BenchSetup(
                 local=resolve_model(local, base_url=local_base_url),
                 cloud=resolve_model(cloud, base_url=cloud_base_url),
@@ -301,10 +312,18 @@ def bench(
             _bench_with_progress(items, chosen, results, setup)
         elif not results.exists():
             raise AdaSwitchError(f"--report-only: {results} does not exist")
+        records = read_records(results)
+        part = ""
+        if report_only and (offset or limit):
+            # The same selection a run with these options makes, so a summary of part of
+            # a run names its items the way the run did.
+            wanted = {item.id for item in select(limit=limit)}
+            records = [r for r in records if r.get("meta") or r["item"] in wanted]
+            part = f"items-{offset + 1}-{offset + len(wanted)}"
     except (AdaSwitchError, ValueError) as exc:
         fail(exc)
     sweeps = {s.name: s.sweep for s in chosen if s.sweep}
-    _print_report(read_records(results), results, local, cloud, prices, sweeps, ran=not report_only)
+    _print_report(records, results, local, cloud, prices, sweeps, ran=not report_only, part=part)
 
 
 def _parse_price(spec: str) -> tuple[str, tuple[float, float]]:
@@ -359,7 +378,10 @@ def _print_report(
     prices: dict[str, tuple[float, float]],
     sweeps: dict[str, str],
     ran: bool,
+    part: str = "",
 ) -> None:
+    """Print and write the summary of `records`; `part` names the items they were cut to,
+    and its files go beside the whole run's instead of over them."""
     from adaswitch_graph.bench import peak_rss_mb
     from adaswitch_graph.report import (
         COLUMNS,
@@ -372,8 +394,9 @@ def _print_report(
 
     rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices, sweeps=sweeps)
     if not rows:
-        fail(f"{results} holds no finished items")
-    title = f"{results} ({rows[0].n} items each)"
+        fail(f"{results} holds no finished items" + (f" among {part}" if part else ""))
+    name = f"{results.name}, {part}" if part else results.name
+    title = f"{results.parent / name} ({rows[0].n} items each)"
     table = Table(title=title, title_justify="left")
     for column in COLUMNS:
         if column == "system":
@@ -384,7 +407,8 @@ def _print_report(
             table.add_column(column, justify="right", overflow="fold")
     for row in rows:
         table.add_row(*row_cells(row))
-    markdown = results.with_suffix(".md")
+    base = results.with_name(f"{results.stem}-{part}{results.suffix}") if part else results
+    markdown = base.with_suffix(".md")
     text = markdown_table(rows)
     verdict = target_lines(rows)
     markdown.write_text(text + "".join(f"\n{line}\n" for line in verdict))
@@ -396,7 +420,7 @@ def _print_report(
         typer.echo(f"{title}\n{text}")
     for line in verdict:
         typer.echo(line)
-    plot = plot_frontier(rows, results.with_suffix(".png"), title=str(results.name))
+    plot = plot_frontier(rows, base.with_suffix(".png"), title=name)
     # A results file gathers runs of several processes (resumed, appended, run before a
     # fix): the peak of one of them says nothing about this one.
     if ran:

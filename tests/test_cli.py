@@ -183,6 +183,44 @@ def test_the_summary_shows_every_column_however_wide_the_console(
     assert f"\n{target}\n" in out.with_suffix(".md").read_text()
 
 
+def test_report_only_with_offset_and_limit_summarizes_those_items_beside_the_whole(
+    tmp_path: Path,
+) -> None:
+    from tests.test_report import records
+
+    data = tmp_path / "items.jsonl"
+    data.write_text(
+        "".join(json.dumps({"question": f"q{i}?", "answer": f"#### {i}"}) + "\n" for i in range(10))
+    )
+    out = tmp_path / "run.jsonl"
+    # Local alone is right on the first two items only, cloud alone on the first eight.
+    renamed = [r | {"item": f"items-{r['item'][1:]}"} if "item" in r else r for r in records()]
+    out.write_text("".join(json.dumps(r) + "\n" for r in renamed))
+    result = run(
+        "bench",
+        "--out",
+        str(out),
+        "--report-only",
+        "--data",
+        str(data),
+        "--offset",
+        "2",
+        "--limit",
+        "4",
+    )
+    assert result.exit_code == 0, result.output
+    assert "run.jsonl, items-3-6 (4 items each)" in " ".join(result.output.split())
+    table = (tmp_path / "run-items-3-6.md").read_text()
+    accuracies = [line.split("|")[3].split()[0] for line in table.splitlines()[2:5]]
+    assert accuracies == ["0.0%", "100.0%", "75.0%"]
+    assert (tmp_path / "run-items-3-6.png").exists()
+    assert not out.with_suffix(".md").exists()
+
+    result = run("bench", "--out", str(out), "--report-only", "--data", str(data), "--offset", "20")
+    assert result.exit_code != 0
+    assert "has no items from line 21 on" in result.output
+
+
 def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path) -> None:
     from tests.test_report import records
 
