@@ -12,7 +12,8 @@ gap for at most 40% of the tokens), and for every other system in the file the s
 draws in which `--system` recovers more of the gap than it does (for `random` and
 `cascade`, matched to the system's spend, that is the target's "beats them at equal
 spend"). A draw in which cloud alone is no better than local alone has no gap; it counts
-as a miss.
+as a miss. `--offset`/`--limit` (with the run's `--dataset`/`--data-dir`) judge only those
+items, picked the way `adaswitch bench` picks them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
+from adaswitch_graph.datasets import load_items
 from adaswitch_graph.report import TARGET_GAP, TARGET_SHARE
 
 Record = dict[str, Any]
@@ -104,8 +106,19 @@ def main() -> None:
     parser.add_argument("--system", required=True, help="the system to judge, e.g. token:0.66:8")
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dataset", default="gsm8k", help="the run's dataset or JSONL path")
+    parser.add_argument("--data-dir", help="the run's data folder")
+    parser.add_argument("--offset", type=int, default=0, help="judge only items after these")
+    parser.add_argument("--limit", type=int, help="judge only this many items")
     args = parser.parse_args()
-    found = bootstrap(read_records(args.results), args.system, args.draws, args.seed)
+    records = read_records(args.results)
+    if args.offset or args.limit:
+        picked = load_items(
+            args.dataset, data_dir=args.data_dir, offset=args.offset, limit=args.limit
+        )
+        wanted = {item.id for item in picked}
+        records = [r for r in records if r.get("meta") or r.get("item") in wanted]
+    found = bootstrap(records, args.system, args.draws, args.seed)
     low, high = found["gap_interval"]
     share_low, share_high = found["share_interval"]
     print(f"{found['items']} items every system finished, {args.draws} paired draws")

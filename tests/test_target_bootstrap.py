@@ -63,3 +63,15 @@ def test_records_without_cloud_alone_are_refused(tmp_path: Path) -> None:
     done = run_script("target_bootstrap.py", str(results), "--system", "token:0.5:8")
     assert done.returncode != 0
     assert "no cloud, token:0.5:8 system; run them first" in done.stderr
+
+
+def test_offset_and_limit_judge_only_those_items_of_the_run(tmp_path: Path) -> None:
+    results = write_bench(tmp_path, [(False, 30)] * 5 + [(True, 30)] * 5)
+    data = tmp_path / "test.jsonl"  # its items are named test-0, test-1, ... like the run's
+    write_jsonl(data, [{"question": f"q{n}", "answer": "#### 1"} for n in range(10)])
+    out = judge(results, "--dataset", str(data), "--offset", "5", "--limit", "5")
+    assert "5 items every system finished" in out
+    assert "100% of the gap (95%: 100% to 100%)" in out
+    whole = judge(results)
+    assert "10 items every system finished" in whole
+    assert "50% of the gap" in whole
