@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.datasets import load_items
+from adaswitch_graph.datasets import DatasetError, load_items
 from adaswitch_graph.report import TARGET_GAP, TARGET_SHARE
 
 Record = dict[str, Any]
@@ -113,9 +113,14 @@ def main() -> None:
     args = parser.parse_args()
     records = read_records(args.results)
     if args.offset or args.limit:
-        picked = load_items(
-            args.dataset, data_dir=args.data_dir, offset=args.offset, limit=args.limit
-        )
+        try:
+            picked = load_items(
+                args.dataset, data_dir=args.data_dir, offset=args.offset, limit=args.limit
+            )
+        except DatasetError as exc:
+            raise SystemExit(
+                f"--offset/--limit pick the run's items from its dataset: {exc}"
+            ) from None
         wanted = {item.id for item in picked}
         records = [r for r in records if r.get("meta") or r.get("item") in wanted]
     found = bootstrap(records, args.system, args.draws, args.seed)

@@ -75,3 +75,21 @@ def test_offset_and_limit_judge_only_those_items_of_the_run(tmp_path: Path) -> N
     whole = judge(results)
     assert "10 items every system finished" in whole
     assert "50% of the gap" in whole
+
+
+def test_items_picked_from_a_missing_dataset_are_refused_clearly(tmp_path: Path) -> None:
+    results = write_bench(tmp_path, [(True, 30)] * 2)
+    missing = str(tmp_path / "nowhere.jsonl")
+    done = run_script(
+        "target_bootstrap.py",
+        str(results),
+        "--system",
+        "token:0.5:8",
+        "--dataset",
+        missing,
+        "--limit",
+        "1",
+    )
+    assert done.returncode != 0
+    assert "--offset/--limit pick the run's items from its dataset" in done.stderr
+    assert "Traceback" not in done.stderr
