@@ -196,6 +196,12 @@ def item_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if not r.get("meta")]
 
 
+def records_of(records: Iterable[dict[str, Any]], items: Iterable[Item]) -> list[dict[str, Any]]:
+    """The records of a run cut to `items`: their item records and every run record."""
+    wanted = {item.id for item in items}
+    return [r for r in records if r.get("meta") or r["item"] in wanted]
+
+
 def run_bench(
     items: Sequence[Item],
     systems: Sequence[System],

@@ -282,7 +282,13 @@ def bench(
     ] = False,
 ) -> None:
     """Run several systems on the same items and compare accuracy and cloud spend."""
-    from adaswitch_graph.bench import BenchSetup, parse_sweep, parse_system, read_records
+    from adaswitch_graph.bench import (
+        BenchSetup,
+        parse_sweep,
+        parse_system,
+        read_records,
+        records_of,
+    )
     from adaswitch_graph.datasets import load_items
 
     results = out or Path(f"bench-{(data.stem if data else dataset).replace(':', '-')}.jsonl")
@@ -317,9 +323,9 @@ def bench(
         if report_only and (offset or limit):
             # The same selection a run with these options makes, so a summary of part of
             # a run names its items the way the run did.
-            wanted = {item.id for item in select(limit=limit)}
-            records = [r for r in records if r.get("meta") or r["item"] in wanted]
-            part = f"items-{offset + 1}-{offset + len(wanted)}"
+            picked = select(limit=limit)
+            records = records_of(records, picked)
+            part = f"items-{offset + 1}-{offset + len(picked)}"
     except (AdaSwitchError, ValueError) as exc:
         fail(exc)
     sweeps = {s.name: s.sweep for s in chosen if s.sweep}

@@ -23,7 +23,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adaswitch_graph.bench import item_records, read_records
+from adaswitch_graph.bench import item_records, read_records, records_of
 from adaswitch_graph.datasets import DatasetError, load_items
 from adaswitch_graph.report import TARGET_GAP, TARGET_SHARE
 
@@ -121,8 +121,7 @@ def main() -> None:
             raise SystemExit(
                 f"--offset/--limit pick the run's items from its dataset: {exc}"
             ) from None
-        wanted = {item.id for item in picked}
-        records = [r for r in records if r.get("meta") or r.get("item") in wanted]
+        records = records_of(records, picked)
     found = bootstrap(records, args.system, args.draws, args.seed)
     low, high = found["gap_interval"]
     share_low, share_high = found["share_interval"]
