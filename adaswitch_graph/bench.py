@@ -4,13 +4,15 @@ Systems (`parse_system`):
 
 - `local`, `cloud`: one model alone, with the graph's own step-by-step prompt;
 - any policy spec (`selfverify:0.3`, `selfverify-retry:0.3`, `selfverify-handover:0.6`,
-  `random:0.2`): AdaSwitch; `token:0.7:8`: the token-level switch (`TokenPolicy`);
+  `random:0.2`): AdaSwitch; `token:0.7:8`: the token-level switch (`TokenPolicy`),
+  `token-confirm:0.7:8` the same with `confirm=True`;
 - `reprompted-` before a policy spec: the same, with the cloud asked afresh for the
   flagged step (as a hosted API is asked) instead of continuing the solution (as the
   embedded server, vLLM and Ollama do);
 - `random`: `RandomPolicy` at the rate of steps the matched AdaSwitch system sent to
   the cloud, computed from its records (matched to a token-level system:
-  `RandomTokenPolicy` at its switches per local output token, with its `k`);
+  `RandomTokenPolicy` at its switches per local output token, with its `k` and
+  `confirm`);
 - `cascade`: the query-level cascade (local answers the whole question; the least
   confident questions, by the minimum token log-probability of the local solution, go
   to the cloud whole) escalating until it has spent the matched system's cloud output
@@ -59,6 +61,7 @@ from adaswitch_graph.policies import (
     StepView,
     TokenLevel,
     TokenPolicy,
+    describe_policy,
     parse_policy,
 )
 from adaswitch_graph.scoring import score, step_is_right
@@ -140,7 +143,7 @@ def parse_sweep(spec: str) -> list[System]:
             "e.g. selfverify:0.2,0.4"
         )
     gate = f":{chars}" if chars else ""
-    setting = f"k={chars}" if policy == "token" else f"questions <= {chars} chars"
+    setting = f"k={chars}" if policy.startswith("token") else f"questions <= {chars} chars"
     sweep = f"{policy}, {setting}" if chars else policy
     return [parse_system(f"{policy}:{t}{gate}", sweep=sweep) for t in thresholds]
 
@@ -412,6 +415,8 @@ async def _run_item(
         "question": item.question,
         "gold": item.answer,
     }
+    if policy is not None:
+        record["policy"] = describe_policy(policy)
     if isinstance(policy, RandomPolicy | RandomTokenPolicy):
         record["rate"] = policy.rate
     if isinstance(policy, SelfVerifyPolicy):
@@ -483,7 +488,8 @@ def _random_like(
     if isinstance(matched, TokenLevel):
         rate = _cloud_rate(out, items, name, "local_output_tokens")
         max_switches = getattr(matched, "max_switches", RandomTokenPolicy.max_switches)
-        return RandomTokenPolicy(rate, matched.k, max_switches, setup.seed)
+        confirm = getattr(matched, "confirm", False)
+        return RandomTokenPolicy(rate, matched.k, max_switches, setup.seed, confirm)
     return RandomPolicy(_cloud_rate(out, items, name, "steps"), setup.seed)
 
 

@@ -52,7 +52,8 @@ class ModelRequest:
     until: Callable[[AIMessage], bool] | None = None
     """Stream the reply, and stop reading it as soon as `until(reply so far)` holds
     (closing the stream stops the server writing). Such a reply has the finish reason
-    `STOPPED_EARLY`, counts the tokens it received as its output tokens, and as input
+    `STOPPED_EARLY`, counts the tokens it received as its output tokens (a token a
+    chunk from a backend that sends no log-probabilities), and as input
     tokens the `PROMPT_TOKENS` its chunks carried (0 when the backend sends none
     before its usage report, as Ollama)."""
 
@@ -131,10 +132,10 @@ def _invoke(
         reply: Any = None
         chunks: Any = model.stream(*args, stop=request.stop, **request.kwargs)
         with closing(chunks):
-            for chunk in chunks:
+            for read, chunk in enumerate(chunks, 1):
                 reply = chunk if reply is None else reply + chunk
                 if request.until(_as_message(reply)):  # type: ignore[arg-type]
-                    return _stopped(reply), None
+                    return _stopped(reply, read), None
         return _as_message(reply), None
     except Exception as exc:
         return None, _tolerated(exc, tolerate)
@@ -148,12 +149,14 @@ async def _ainvoke(
         if request.until is None or model is not request.model:
             return await model.ainvoke(*args, stop=request.stop, **request.kwargs), None
         reply: Any = None
+        read = 0
         chunks: Any = model.astream(*args, stop=request.stop, **request.kwargs)
         async with aclosing(chunks):
             async for chunk in chunks:
+                read += 1
                 reply = chunk if reply is None else reply + chunk
                 if request.until(_as_message(reply)):  # type: ignore[arg-type]
-                    return _stopped(reply), None
+                    return _stopped(reply, read), None
         return _as_message(reply), None
     except Exception as exc:
         return None, _tolerated(exc, tolerate)
@@ -167,12 +170,14 @@ PROMPT_TOKENS = "prompt_tokens"
 prompt's token count, which a reply stopped early reports as its input tokens."""
 
 
-def _stopped(chunk: Any) -> AIMessage:
+def _stopped(chunk: Any, chunks: int) -> AIMessage:
     message = _as_message(chunk)
     assert message is not None
-    # A stream closed early never gets the server's usage report.
+    # A stream closed early never gets the server's usage report. Its tokens are
+    # counted by their log-probabilities, or, from a backend that sends none, as one a
+    # chunk (servers stream a token a chunk).
     sent = int(message.response_metadata.get(PROMPT_TOKENS, 0))
-    received = len(token_logprobs(message) or ())
+    received = len(token_logprobs(message) or ()) or chunks
     usage = message.usage_metadata or UsageMetadata(
         input_tokens=sent, output_tokens=received, total_tokens=sent + received
     )

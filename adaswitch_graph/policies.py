@@ -120,6 +120,11 @@ class TokenPolicy(_SwitchesInsideAStep):
     At most `max_switches` cloud continuations a step; after them the local model's
     text stands. Needs backends that continue the assistant's own message (llama.cpp,
     vLLM, Ollama) and local log-probabilities.
+
+    With `confirm=True` the cloud's first token is read as it comes: when it is the
+    doubted token itself, the cloud is stopped there (one output token) and the local
+    model goes on, so a doubt the cloud shares costs one token instead of `k`, and
+    leaves the local model's text as it would have been.
     """
 
     tau: float = 0.7
@@ -127,6 +132,7 @@ class TokenPolicy(_SwitchesInsideAStep):
     alone's output tokens (docs/benchmarks.md, session 19)."""
     k: int = 8
     max_switches: int = 8
+    confirm: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tau <= 1.0:
@@ -160,6 +166,7 @@ class RandomTokenPolicy(_SwitchesInsideAStep):
     k: int = TokenPolicy.k
     max_switches: int = TokenPolicy.max_switches
     seed: int = 0
+    confirm: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -230,7 +237,8 @@ def _draw(seed: int, question: str, *place: int) -> float:
 class TokenLevel(Protocol):
     """A policy that switches models inside a step (`TokenPolicy`, or one's own):
     `handover_at` names the first token of the local model's the cloud should write
-    instead, and the cloud then continues the step for `k` tokens."""
+    instead, and the cloud then continues the step for `k` tokens (with a `confirm`
+    attribute that is True, only when its first token is not the doubted one)."""
 
     k: int
 
@@ -287,7 +295,7 @@ _SELF_VERIFY_OPTIONS: dict[str, dict[str, bool]] = {
 def parse_policy(spec: str) -> Policy:
     """Build a policy from a short spec: `selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]]`,
     `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`, `token[:TAU[:K]]`,
-    `local`, `cloud`, `random:RATE`."""
+    `token-confirm[:TAU[:K]]`, `local`, `cloud`, `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
         if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
@@ -303,15 +311,17 @@ def parse_policy(spec: str) -> Policy:
             return AlwaysCloud()
         if name == "random" and arg:
             return RandomPolicy(float(arg))
-        if name == "token":
+        if name in ("token", "token-confirm"):
             tau, _, k = arg.partition(":")
             return TokenPolicy(
-                float(tau) if tau else TokenPolicy.tau, int(k) if k else TokenPolicy.k
+                float(tau) if tau else TokenPolicy.tau,
+                int(k) if k else TokenPolicy.k,
+                confirm=name == "token-confirm",
             )
     except ValueError as exc:
         raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
     raise ValueError(
         f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], "
         "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], "
-        "token[:TAU[:K]], local, cloud, random:RATE"
+        "token[:TAU[:K]], token-confirm[:TAU[:K]], local, cloud, random:RATE"
     )

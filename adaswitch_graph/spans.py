@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage
 
+from adaswitch_graph.calls import STOPPED_EARLY
 from adaswitch_graph.signals import TokenLogprobs
 from adaswitch_graph.state import AdaSwitchState, Author, Span, Step, TokenScore
 
@@ -34,6 +35,20 @@ def cut(step: Step, tokens: Sequence[TokenScore], at: int) -> Step:
     """`step` with its newest (local) part cut before `tokens[at]`, open for the cloud."""
     kept = Span(author="local", text="".join(t["token"] for t in tokens[:at]))
     return _with_spans(step, [*step.get("spans", [])[:-1], kept], open=True)
+
+
+def doubted(step: Step) -> str | None:
+    """The local token that `step`, cut for the cloud, was cut before (None when it is
+    not known, or is part of a character that a later token completes)."""
+    spans = step.get("spans", [])
+    if not spans or spans[-1]["author"] != "local":
+        return None
+    kept, at = spans[-1]["text"], 0
+    for token in step.get("tokens", []):
+        if at == len(kept):
+            return token["token"] or None
+        at += len(token["token"])
+    return None
 
 
 def _with_spans(step: Step, spans: list[Span], open: bool) -> Step:
@@ -80,12 +95,13 @@ def aligned(tokens: TokenLogprobs | None, text: str) -> list[TokenScore]:
 
 
 def cut_short(reply: AIMessage, limit: int) -> bool:
-    """The reply ended because it reached its output limit, not the end of the step:
-    `finish_reason` (OpenAI-compatible) or `done_reason` (Ollama) say "length", or,
-    where neither is reported, its output tokens reached `limit`."""
+    """The reply ended before the end of the step: it was stopped early by its reader,
+    or reached its output limit: `finish_reason` (OpenAI-compatible) or `done_reason`
+    (Ollama) say "length", or, where neither is reported, its output tokens reached
+    `limit`."""
     meta = reply.response_metadata
     reason = meta.get("finish_reason") or meta.get("done_reason")
     if reason:
-        return str(reason) == "length"
+        return str(reason) in ("length", STOPPED_EARLY)
     usage = reply.usage_metadata
     return bool(usage) and usage["output_tokens"] >= limit  # type: ignore[index]

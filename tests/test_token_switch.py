@@ -21,7 +21,7 @@ from adaswitch_graph.bench import (
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.nodes.local_reason import new_step
 from adaswitch_graph.policies import RandomTokenPolicy, parse_policy
-from adaswitch_graph.spans import aligned, cut_short
+from adaswitch_graph.spans import aligned, cut_short, doubted
 from adaswitch_graph.state import Step, TokenScore
 from adaswitch_graph.trace import read_trace, replay
 from adaswitch_graph.viewer import executed_path, trace_html, trace_mermaid
@@ -299,3 +299,92 @@ def test_random_token_switching_draws_each_place_in_a_step_once() -> None:
     assert RandomTokenPolicy(rate=0.0).handover_at(StepView("q", step, [], 0, token)) is None
     with pytest.raises(ValueError, match="rate"):
         RandomTokenPolicy(rate=1.5)
+
+
+class SilentChatModel(ContinuingChatModel):
+    """A continuing backend that streams no log-probabilities."""
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Any:
+        for chunk in super()._stream(*args, **kwargs):
+            chunk.message.response_metadata.pop("logprobs", None)
+            yield chunk
+
+
+def confirming(unsure: set[str], cloud: Any = None) -> tuple[Any, Any]:
+    """The models of `models`, under a confirming policy: the cloud and the graph."""
+    local = ContinuingChatModel(texts=[WRONG, RIGHT], unsure=unsure)
+    cloud = cloud or ContinuingChatModel(texts=[RIGHT, WRONG])
+    return cloud, run(local, cloud, TokenPolicy(tau=0.5, k=2, confirm=True))
+
+
+def test_with_confirm_a_cloud_that_writes_the_doubted_token_stops_after_it() -> None:
+    # The local model doubts "4" (the cloud writes it too) and "6" (the cloud writes 7).
+    cloud, graph = confirming({"4", "6"})
+    result = graph.invoke(ask())
+    first, second = result["steps"]
+    assert spans(first) == [
+        ("local", ""),
+        ("cloud", "4"),
+        ("local", "8 / 2 = 2"),
+        ("cloud", "4"),
+        ("local", " clips."),
+    ]
+    assert second["text"] == "48 + 24 = 72 clips.\nAnswer: 72"
+    assert spans(second)[-2:] == [("cloud", "72"), ("local", " clips.\nAnswer: 72")]
+    # Four confirmations read one token each; the disagreement, k.
+    assert [c["read"] for c in cloud.calls] == [1, 1, 1, 1, 2]
+    assert result["usage"]["cloud"]["output_tokens"] == 6
+    assert result["final_answer"] == "72"
+
+
+def test_without_confirm_the_same_doubts_cost_k_tokens_each() -> None:
+    local, cloud = models(unsure={"4", "6"})
+    result = run(local, cloud, TokenPolicy(tau=0.5, k=2)).invoke(ask())
+    assert all(c["read"] == 2 for c in cloud.calls)
+    assert result["usage"]["cloud"]["output_tokens"] == 2 * len(cloud.calls)
+
+
+async def test_confirming_runs_alike_sync_and_async() -> None:
+    expected = confirming({"4", "6"})[1].invoke(ask())
+    cloud, graph = confirming({"4", "6"})
+    got = await graph.ainvoke(ask())
+    assert got["steps"] == expected["steps"] and got["usage"] == expected["usage"]
+    assert [c["read"] for c in cloud.calls] == [1, 1, 1, 1, 2]
+
+
+def test_a_confirmation_from_a_backend_without_logprobs_is_still_counted() -> None:
+    cloud, graph = confirming({"4"}, cloud=SilentChatModel(texts=[RIGHT, WRONG]))
+    result = graph.invoke(ask())
+    assert [c["read"] for c in cloud.calls] == [1, 1, 1, 1]
+    assert result["usage"]["cloud"]["output_tokens"] == 4
+
+
+def test_the_doubted_token_is_the_one_after_the_kept_text() -> None:
+    tokens = [TokenScore(token=t, logprob=-0.1) for t in ("48", " +", "", " 2")]
+    step = Step(**{**new_step(2, "", {}, None), "tokens": tokens})
+    assert doubted({**step, "spans": [{"author": "local", "text": "48"}]}) == " +"
+    assert doubted({**step, "spans": [{"author": "local", "text": ""}]}) == "48"
+    # A token whose character a later one completes cannot be compared.
+    assert doubted({**step, "spans": [{"author": "local", "text": "48 +"}]}) is None
+    assert doubted({**step, "spans": [{"author": "cloud", "text": "48"}]}) is None
+    assert doubted({**step, "spans": [{"author": "local", "text": "48 + 2"}]}) is None
+
+
+def test_confirm_specs_and_the_random_baseline_matched_to_them(tmp_path: Path) -> None:
+    assert parse_policy("token-confirm:0.8:8") == TokenPolicy(0.8, 8, confirm=True)
+    systems = parse_sweep("token-confirm:0.8,0.9:8")
+    assert [s.name for s in systems] == ["token-confirm:0.8:8", "token-confirm:0.9:8"]
+    assert {s.sweep for s in systems} == {"token-confirm, k=8"}
+    local, cloud = models(unsure={"4", "6"})
+    item = Item("q1", QUESTION, "72", "number")
+    setup = BenchSetup(local=local, cloud=cloud, prefill=True, reuse=False)
+    chosen = [parse_system(s) for s in ("token-confirm:0.5:2", "random")]
+    done = run_bench([item], chosen, tmp_path / "r.jsonl", setup)
+    token, random = item_records(done)
+    assert token["cloud_calls"] == 5 and token["cloud_output_tokens"] == 6
+    # The baseline hands over as the system does once a token is drawn: it confirms.
+    assert random["rate"] == pytest.approx(5 / token["local_output_tokens"])
+    assert random["policy"]["type"] == "RandomTokenPolicy" and random["policy"]["confirm"]
+    assert token["policy"] == {
+        "type": "TokenPolicy", "tau": 0.5, "k": 2, "max_switches": 8, "confirm": True
+    }  # fmt: skip

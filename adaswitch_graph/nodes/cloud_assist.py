@@ -15,16 +15,18 @@ model wrote it and records `cloud_error`, or, with no draft, the local model wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langgraph._internal._runnable import RunnableCallable
 
-from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
+from adaswitch_graph.calls import STOPPED_EARLY, ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.nodes.local_reason import continuation
-from adaswitch_graph.spans import cut_short, open_draft, with_span
+from adaswitch_graph.spans import cut_short, doubted, open_draft, with_span
 from adaswitch_graph.state import AdaSwitchState, Step
 from adaswitch_graph.steps import is_final, solution_so_far
 
@@ -61,8 +63,25 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             )
             messages = ctx.with_tools(prompt)
         return ModelRequest(
-            "cloud", model, messages, stop=ctx.stop, prefill=prefill, tolerate_errors=True
+            "cloud",
+            model,
+            messages,
+            stop=ctx.stop,
+            prefill=prefill,
+            tolerate_errors=True,
+            until=confirmed(state, prefill),
         )
+
+    def confirmed(state: AdaSwitchState, prefill: str) -> Callable[[AIMessage], bool] | None:
+        # With `confirm`, a cloud whose first token is the doubted one is stopped there:
+        # the local model's token stands, and so does what it goes on to write.
+        partial = open_draft(state)
+        if partial is None or not getattr(ctx.token_level, "confirm", False):
+            return None
+        token = doubted(partial)
+        if token is None:
+            return None
+        return lambda reply: ctx.written(reply.text, prefill) == token
 
     def finish(state: AdaSwitchState, reply: ModelReply | None) -> dict[str, Any]:
         assert reply is not None
@@ -92,8 +111,9 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
 
     def continue_step(partial: Step, reply: ModelReply, limit: int) -> dict[str, Any]:
         # The cloud's part of a step cut at a doubted token. It stays open for the local
-        # model when the cloud stopped at its token `limit`, not at the step's end; when
-        # the cloud failed, the local model goes on without it.
+        # model when the cloud stopped at its token `limit` or confirmed the doubted
+        # token, not at the step's end; when the cloud failed, the local model goes on
+        # without it.
         message = reply.message
         raw = ctx.written(message.text, reply.request.prefill) if message is not None else ""
         failure = None
@@ -108,7 +128,12 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             step = with_span(partial, "cloud", raw, open=cut_short(message, limit))
             step["author"], step["assisted"] = "cloud", True
             step["final"] = is_final(step["text"])
-        _emit_assisted(step, partial["text"], raw, failure is None, reply, continued=True)
+        confirmed = (
+            message is not None and message.response_metadata.get("finish_reason") == STOPPED_EARLY
+        )
+        _emit_assisted(
+            step, partial["text"], raw, failure is None, reply, continued=True, confirmed=confirmed
+        )
         return {"draft": step, "usage": reply.usage}
 
     return model_node(CLOUD_ASSIST, prepare, finish)

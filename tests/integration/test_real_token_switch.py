@@ -79,3 +79,31 @@ def test_token_switching_through_the_ollama_api(tmp_path: Path) -> None:
     (trace,) = read_trace(path)
     check_switches(result, trace, policy)
     assert limits.count(policy.k) == result["usage"]["cloud"]["calls"]
+
+
+def test_with_confirm_the_real_cloud_stops_at_a_doubted_token_it_writes_too(
+    tmp_path: Path,
+) -> None:
+    # The 0.5B as its own cloud writes its doubted tokens too, most of the time: the
+    # cloud parts that confirm one stop there, the others run up to k tokens.
+    policy = TokenPolicy(tau=0.9, k=8, confirm=True)
+    model = resolve_model(f"embedded:{LOCAL}")
+    agent = create_adaswitch_agent(model, model, policy=policy, max_steps=2)
+    path = tmp_path / "run.jsonl"
+    result = agent.invoke({"messages": [("user", QUESTION)]}, {"callbacks": [TraceWriter(path)]})
+    (trace,) = read_trace(path)
+    check_switches(result, trace, policy)
+    drafts, verified = trace.of("drafted"), trace.of("verified")
+    doubts = [drafts[n]["tokens"][e["handover_at"]]["token"] for n, e in enumerate(verified)
+              if "handover_at" in e]  # fmt: skip
+    parts = trace.of("assisted")
+    assert len(parts) == len(doubts)
+    confirmed = [p for p in parts if p["confirmed"]]
+    assert confirmed
+    for part, doubt in zip(parts, doubts, strict=True):
+        assert part["confirmed"] == (part["text"] == doubt)
+        if part["confirmed"]:
+            # Mostly one token; two where the cloud spells the doubted one in two.
+            assert 1 <= part["usage"]["cloud"]["output_tokens"] < policy.k
+    cloud = result["usage"]["cloud"]
+    assert cloud["output_tokens"] < policy.k * cloud["calls"]
