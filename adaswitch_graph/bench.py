@@ -132,7 +132,8 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
 def parse_sweep(spec: str) -> list[System]:
     """`selfverify:0.1,0.2,0.3` → one AdaSwitch system per threshold, as one sweep;
     `selfverify:0.3,0.4:300` gives each the same `max_question_chars`, and
-    `token:0.5,0.7:8` each token-level system the same `k`."""
+    `token:0.5,0.7:8` each token-level system the same `k` (and `token:0.5,0.7:8:16` the
+    same `max_switches`)."""
     policy, sep, values = spec.strip().lower().partition(":")
     values, _, chars = values.partition(":")
     chars = chars.strip()
@@ -143,7 +144,10 @@ def parse_sweep(spec: str) -> list[System]:
             "e.g. selfverify:0.2,0.4"
         )
     gate = f":{chars}" if chars else ""
-    setting = f"k={chars}" if policy.startswith("token") else f"questions <= {chars} chars"
+    setting = f"questions <= {chars} chars"
+    if policy.startswith("token"):
+        k, _, most = chars.partition(":")
+        setting = f"k={k}, at most {most} switches a step" if most else f"k={k}"
     sweep = f"{policy}, {setting}" if chars else policy
     return [parse_system(f"{policy}:{t}{gate}", sweep=sweep) for t in thresholds]
 

@@ -67,8 +67,8 @@ def ask(
         str,
         typer.Option(
             help="selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], selfverify-retry, "
-            "selfverify-handover, token[:TAU[:K]], token-confirm[:TAU[:K]], local, cloud or "
-            "random:RATE."
+            "selfverify-handover, token[:TAU[:K[:MAX_SWITCHES]]], token-confirm (the same "
+            "spec), local, cloud or random:RATE."
         ),
     ] = "selfverify",
     threshold: Annotated[

@@ -294,8 +294,9 @@ _SELF_VERIFY_OPTIONS: dict[str, dict[str, bool]] = {
 
 def parse_policy(spec: str) -> Policy:
     """Build a policy from a short spec: `selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]]`,
-    `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`, `token[:TAU[:K]]`,
-    `token-confirm[:TAU[:K]]`, `local`, `cloud`, `random:RATE`."""
+    `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`,
+    `token[:TAU[:K[:MAX_SWITCHES]]]`, `token-confirm[:TAU[:K[:MAX_SWITCHES]]]`, `local`,
+    `cloud`, `random:RATE`."""
     name, _, arg = spec.strip().lower().partition(":")
     try:
         if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
@@ -312,10 +313,12 @@ def parse_policy(spec: str) -> Policy:
         if name == "random" and arg:
             return RandomPolicy(float(arg))
         if name in ("token", "token-confirm"):
-            tau, _, k = arg.partition(":")
+            tau, _, rest = arg.partition(":")
+            k, _, most = rest.partition(":")
             return TokenPolicy(
                 float(tau) if tau else TokenPolicy.tau,
                 int(k) if k else TokenPolicy.k,
+                int(most) if most else TokenPolicy.max_switches,
                 confirm=name == "token-confirm",
             )
     except ValueError as exc:
@@ -323,5 +326,6 @@ def parse_policy(spec: str) -> Policy:
     raise ValueError(
         f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], "
         "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], "
-        "token[:TAU[:K]], token-confirm[:TAU[:K]], local, cloud, random:RATE"
+        "token[:TAU[:K[:MAX_SWITCHES]]], token-confirm[:TAU[:K[:MAX_SWITCHES]]], local, cloud, "
+        "random:RATE"
     )

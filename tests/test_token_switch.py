@@ -224,6 +224,8 @@ def test_token_switching_needs_backends_that_continue(monkeypatch: pytest.Monkey
         ("token", TokenPolicy()),
         ("token:0.6", TokenPolicy(0.6)),
         ("token:0.9:16", TokenPolicy(0.9, 16)),
+        ("token:0.9:16:24", TokenPolicy(0.9, 16, 24)),
+        ("token-confirm:0.8:8:24", TokenPolicy(0.8, 8, 24, confirm=True)),
     ],
 )
 def test_token_policy_specs(spec: str, policy: TokenPolicy) -> None:
@@ -237,7 +239,10 @@ def test_a_token_sweep_shares_its_k() -> None:
     assert {s.sweep for s in systems} == {"token, k=8"}
 
 
-@pytest.mark.parametrize(("spec", "match"), [("token:2", "tau"), ("token:0.5:0", "k and")])
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [("token:2", "tau"), ("token:0.5:0", "k and"), ("token:0.5:8:0", "max_switches=0")],
+)
 def test_bad_token_policy_specs_say_what_is_wrong(spec: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         parse_policy(spec)
@@ -375,6 +380,9 @@ def test_confirm_specs_and_the_random_baseline_matched_to_them(tmp_path: Path) -
     systems = parse_sweep("token-confirm:0.8,0.9:8")
     assert [s.name for s in systems] == ["token-confirm:0.8:8", "token-confirm:0.9:8"]
     assert {s.sweep for s in systems} == {"token-confirm, k=8"}
+    capped = parse_sweep("token-confirm:0.8:8:24")
+    assert capped[0].policy == TokenPolicy(0.8, 8, 24, confirm=True)
+    assert capped[0].sweep == "token-confirm, k=8, at most 24 switches a step"
     local, cloud = models(unsure={"4", "6"})
     item = Item("q1", QUESTION, "72", "number")
     setup = BenchSetup(local=local, cloud=cloud, prefill=True, reuse=False)
