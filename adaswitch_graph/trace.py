@@ -15,7 +15,8 @@ The events and what they carry:
   and retry cap, the cloud spend so far (and `handover_at`, the token the cloud takes
   over at, with a token-level policy);
 - `flagged`, `assisted` (with exactly the messages sent to the cloud, usage, latency;
-  `continued` for the cloud's part of a step, whose `text` is that part), `merged`
+  `continued` for the cloud's part of a step, whose `text` is that part, and
+  `confirmed` when the cloud stopped at the doubted token itself), `merged`
   (with `spans` for a step both models wrote), `final`.
 
 Every event also has `run` (a number per run in the file) and `t` (seconds since the
