@@ -165,6 +165,12 @@ async def _ainvoke(
 STOPPED_EARLY = "stopped_early"
 """The finish reason of a streamed reply that `ModelRequest.until` stopped reading."""
 
+
+def stopped_early(message: AIMessage | None) -> bool:
+    """Whether `message` is a streamed reply that `ModelRequest.until` stopped reading."""
+    return message is not None and message.response_metadata.get("finish_reason") == STOPPED_EARLY
+
+
 PROMPT_TOKENS = "prompt_tokens"
 """A `response_metadata` key a backend may set on the chunks of a streamed reply: the
 prompt's token count, which a reply stopped early reports as its input tokens."""

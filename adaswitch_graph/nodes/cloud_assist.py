@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph._internal._runnable import RunnableCallable
 
-from adaswitch_graph.calls import STOPPED_EARLY, ModelReply, ModelRequest, model_node
+from adaswitch_graph.calls import ModelReply, ModelRequest, model_node, stopped_early
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
@@ -69,10 +69,10 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             stop=ctx.stop,
             prefill=prefill,
             tolerate_errors=True,
-            until=confirmed(state, prefill),
+            until=until_confirmed(state, prefill),
         )
 
-    def confirmed(state: AdaSwitchState, prefill: str) -> Callable[[AIMessage], bool] | None:
+    def until_confirmed(state: AdaSwitchState, prefill: str) -> Callable[[AIMessage], bool] | None:
         # With `confirm`, a cloud whose first token is the doubted one is stopped there:
         # the local model's token stands, and so does what it goes on to write.
         partial = open_draft(state)
@@ -128,11 +128,14 @@ def build_cloud_assist(ctx: GraphContext) -> RunnableCallable:
             step = with_span(partial, "cloud", raw, open=cut_short(message, limit))
             step["author"], step["assisted"] = "cloud", True
             step["final"] = is_final(step["text"])
-        confirmed = (
-            message is not None and message.response_metadata.get("finish_reason") == STOPPED_EARLY
-        )
         _emit_assisted(
-            step, partial["text"], raw, failure is None, reply, continued=True, confirmed=confirmed
+            step,
+            partial["text"],
+            raw,
+            failure is None,
+            reply,
+            continued=True,
+            confirmed=stopped_early(message),
         )
         return {"draft": step, "usage": reply.usage}
 

@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage
 from langgraph._internal._runnable import RunnableCallable
 
-from adaswitch_graph.calls import STOPPED_EARLY, ModelReply, ModelRequest, model_node
+from adaswitch_graph.calls import ModelReply, ModelRequest, model_node, stopped_early
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.errors import SamplingError
 from adaswitch_graph.events import emit
@@ -185,8 +185,7 @@ def build_local_reason(ctx: GraphContext) -> RunnableCallable:
         # when the local model was stopped at a token the policy would hand over.
         assert reply.message is not None
         raw = ctx.written(reply.message.text, reply.request.prefill)
-        stopped = reply.message.response_metadata.get("finish_reason") == STOPPED_EARLY
-        part = with_span(step, "local", raw, open=stopped)
+        part = with_span(step, "local", raw, open=stopped_early(reply.message))
         part["tokens"] = aligned(token_logprobs(reply.message), raw)
         return part
 
