@@ -209,6 +209,13 @@ def records_of(records: Iterable[dict[str, Any]], items: Iterable[Item]) -> list
     return [r for r in records if r.get("meta") or r["item"] in wanted]
 
 
+def of_systems(records: Iterable[dict[str, Any]], names: Iterable[str]) -> list[dict[str, Any]]:
+    """The records of a run cut to the systems `names` and local and cloud alone (the
+    references of the gap and the token share), with every run record."""
+    wanted = {*names, "local", "cloud"}
+    return [r for r in records if r.get("meta") or r["system"] in wanted]
+
+
 def run_bench(
     items: Sequence[Item],
     systems: Sequence[System],

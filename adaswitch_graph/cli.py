@@ -35,6 +35,7 @@ from adaswitch_graph.trace import TraceWriter
 from adaswitch_graph.verifier import Verifier
 
 DEFAULT_BENCH_LIMIT = 50
+DEFAULT_SYSTEMS = "local,cloud,selfverify,random,cascade"
 
 app = typer.Typer(
     help="Local/cloud collaborative reasoning: a small local model reasons step by step "
@@ -233,14 +234,16 @@ def bench(
     offset: Annotated[int, typer.Option(min=0, help="Items to skip first.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of gym items and random switching.")] = 0,
     systems: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
             "every local step, judged-SPEC has the local model judge each one, "
             "reprompted-SPEC asks the cloud afresh for the step instead of having it "
-            "continue), random, cascade, oracle, oracle-steps."
+            "continue), random, cascade, oracle, oracle-steps. With --report-only, "
+            "summarize only these (and local and cloud alone) [default: "
+            f"{DEFAULT_SYSTEMS}; with --report-only, every system in --out]."
         ),
-    ] = "local,cloud,selfverify,random,cascade",
+    ] = None,
     sweep: Annotated[
         list[str] | None,
         typer.Option(
@@ -285,6 +288,7 @@ def bench(
     """Run several systems on the same items and compare accuracy and cloud spend."""
     from adaswitch_graph.bench import (
         BenchSetup,
+        of_systems,
         parse_sweep,
         parse_system,
         read_records,
@@ -295,7 +299,8 @@ def bench(
     results = out or Path(f"bench-{(data.stem if data else dataset).replace(':', '-')}.jsonl")
     try:
         prices = dict(_parse_price(p) for p in price or [])
-        chosen = [parse_system(s) for s in systems.split(",") if s.strip()]
+        named = systems or ("" if report_only else DEFAULT_SYSTEMS)
+        chosen = [parse_system(s) for s in named.split(",") if s.strip()]
         for spec in sweep or []:
             chosen += parse_sweep(spec)
         select = partial(
@@ -320,6 +325,8 @@ def bench(
         elif not results.exists():
             raise AdaSwitchError(f"--report-only: {results} does not exist")
         records = read_records(results)
+        if report_only and chosen:
+            records = of_systems(records, {s.name for s in chosen})
         part = ""
         if report_only and (offset or limit):
             # The same selection a run with these options makes, so a summary of part of

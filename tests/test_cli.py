@@ -221,6 +221,26 @@ def test_report_only_with_offset_and_limit_summarizes_those_items_beside_the_who
     assert "has no items from line 21 on" in result.output
 
 
+def test_report_only_with_systems_summarizes_those_and_local_and_cloud(tmp_path: Path) -> None:
+    from tests.test_report import record, records
+
+    out = tmp_path / "run.jsonl"
+    # A system stopped after 3 items: summarized with the others, every row has 3 items.
+    partial = [record("random", "random", i, True) for i in range(3)]
+    out.write_text("".join(json.dumps(r) + "\n" for r in [*records(), *partial]))
+    everything = run("bench", "--out", str(out), "--report-only")
+    assert everything.exit_code == 0, everything.output
+    assert "(3 items each)" in everything.output
+
+    result = run("bench", "--out", str(out), "--report-only", "--systems", "selfverify:0.3")
+    assert result.exit_code == 0, result.output
+    assert "(10 items each)" in result.output
+    table = out.with_suffix(".md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("|")][2:]
+    systems = [line.split("|")[1].strip() for line in rows]
+    assert systems == ["local", "cloud", "selfverify:0.3"]
+
+
 def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path) -> None:
     from tests.test_report import records
 
