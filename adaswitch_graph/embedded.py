@@ -50,6 +50,14 @@ def cpu_threads() -> int:
     return _positive_env("ADASWITCH_THREADS", os.cpu_count() or 2)
 
 
+def context_per_slot() -> int:
+    """`$ADASWITCH_CTX`, default 2048: the tokens a slot holds (prompt and reply;
+    llama.cpp takes at least 256). A longer request fails with the server's "exceeds
+    the available context size"; more costs memory, as llama.cpp sets aside each slot's
+    cache up front."""
+    return _positive_env("ADASWITCH_CTX", CTX_PER_SLOT)
+
+
 def _positive_env(name: str, default: int) -> int:
     raw = os.environ.get(name, str(default))
     try:
@@ -78,7 +86,7 @@ def embedded_server(name: str) -> EmbeddedServer:
         params.model.path = str(path)
         params.model_alias = name
         params.n_parallel = n_parallel
-        params.n_ctx = CTX_PER_SLOT * n_parallel
+        params.n_ctx = context_per_slot() * n_parallel
         params.cpuparams.n_threads = cpu_threads()
         # llama.cpp keeps prompt states in RAM for reuse across slots, up to 8 GiB by
         # default; a bench's many prompts grew the process by ~0.8 GB. A few hundred MB

@@ -68,13 +68,15 @@ def test_parts_are_joined_in_numeric_order(tmp_path: Path) -> None:
 
 
 def test_server_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adaswitch_graph.embedded import cpu_threads, parallel_slots
+    from adaswitch_graph.embedded import context_per_slot, cpu_threads, parallel_slots
 
     monkeypatch.setenv("ADASWITCH_PARALLEL", "2")
     monkeypatch.setenv("ADASWITCH_THREADS", "1")
-    assert (parallel_slots(), cpu_threads()) == (2, 1)
+    monkeypatch.setenv("ADASWITCH_CTX", "4096")
+    assert (parallel_slots(), cpu_threads(), context_per_slot()) == (2, 1, 4096)
     monkeypatch.delenv("ADASWITCH_PARALLEL")
-    assert parallel_slots() == 4
+    monkeypatch.delenv("ADASWITCH_CTX")
+    assert (parallel_slots(), context_per_slot()) == (4, 2048)
     for bad in ("0", "two"):
         monkeypatch.setenv("ADASWITCH_THREADS", bad)
         with pytest.raises(ValueError, match="ADASWITCH_THREADS must be a positive integer"):

@@ -288,3 +288,23 @@ def test_quickstart_example_runs() -> None:
     assert "Step 1:" in done.stdout
     assert "8" in done.stdout.split("answer:")[-1].splitlines()[0]
     assert "local:" in done.stdout
+
+
+@pytest.mark.parametrize("context", [256, 1024])
+def test_adaswitch_ctx_sets_the_context_a_slot_holds(context: int) -> None:
+    # A fresh process, since the server of a model starts once per process.
+    code = (
+        "from adaswitch_graph.embedded import embedded_chat_model\n"
+        f"reply = embedded_chat_model({TINY!r}, max_tokens=4).invoke('apple ' * 300)\n"
+        "print('tokens in:', reply.usage_metadata['input_tokens'])\n"
+    )
+    env = {**os.environ, "ADASWITCH_CTX": str(context), "ADASWITCH_PARALLEL": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env
+    )
+    if context == 256:
+        assert done.returncode != 0
+        assert "exceeds the available context size (256 tokens)" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout.split("tokens in:")[1]) > 256
