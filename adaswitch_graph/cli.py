@@ -240,7 +240,7 @@ def bench(
             "every local step, judged-SPEC has the local model judge each one, "
             "reprompted-SPEC asks the cloud afresh for the step instead of having it "
             "continue), random, cascade, oracle, oracle-steps. With --report-only, "
-            "summarize only these (and local and cloud alone) [default: "
+            "summarize only these and --sweep's (and local and cloud alone) [default: "
             f"{DEFAULT_SYSTEMS}; with --report-only, every system in --out]."
         ),
     ] = None,
