@@ -23,7 +23,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adaswitch_graph.bench import item_records, read_records, records_of
+from adaswitch_graph.bench import item_records, of_systems, read_records, records_of
 from adaswitch_graph.datasets import DatasetError, load_items
 from adaswitch_graph.report import TARGET_GAP, TARGET_SHARE
 
@@ -110,8 +110,15 @@ def main() -> None:
     parser.add_argument("--data-dir", help="the run's data folder")
     parser.add_argument("--offset", type=int, default=0, help="judge only items after these")
     parser.add_argument("--limit", type=int, help="judge only this many items")
+    parser.add_argument(
+        "--against",
+        help="comma-separated systems to compare with (default: every one in the run); "
+        "the others are left out, so one stopped part way does not cut the items",
+    )
     args = parser.parse_args()
     records = read_records(args.results)
+    if args.against is not None:
+        records = of_systems(records, [args.system, *args.against.split(",")])
     if args.offset or args.limit:
         try:
             picked = load_items(

@@ -93,3 +93,14 @@ def test_items_picked_from_a_missing_dataset_are_refused_clearly(tmp_path: Path)
     assert done.returncode != 0
     assert "--offset/--limit pick the run's items from its dataset" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_against_leaves_the_other_systems_out(tmp_path: Path) -> None:
+    results = write_bench(tmp_path, [(True, 30)] * 10)
+    rows = results.read_text().splitlines()
+    # `random` finished one item only: paired with it, the run has one item.
+    results.write_text("\n".join(r for r in rows if '"random"' not in r or '"test-0"' in r))
+    assert "1 items every system finished" in judge(results, "--draws", "50")
+    out = judge(results, "--draws", "50", "--against", "cascade")
+    assert "10 items every system finished" in out
+    assert "than random" not in out
