@@ -13,6 +13,11 @@ Systems (`parse_system`):
   the cloud, computed from its records (matched to a token-level system:
   `RandomTokenPolicy` at its switches per local output token, with its `k` and
   `confirm`);
+- `random-spend`: the same random switching at the rate that spends the matched
+  system's cloud output tokens: `random`'s rate scaled by the ratio of the two systems'
+  cloud output tokens on the items both finished (the same rate need not spend the
+  same: a confirming switch drawn at random mostly lands where the cloud agrees, and
+  confirms in a token);
 - `cascade`: the query-level cascade (local answers the whole question; the least
   confident questions, by the minimum token log-probability of the local solution, go
   to the cloud whole) escalating until it has spent the matched system's cloud output
@@ -68,13 +73,16 @@ from adaswitch_graph.scoring import score, step_is_right
 from adaswitch_graph.state import USAGE_FIELDS, Decision, Usage
 from adaswitch_graph.verifier import Verifier
 
-SystemKind = Literal["local", "cloud", "adaswitch", "random", "oracle-steps", "cascade", "oracle"]
+SystemKind = Literal[
+    "local", "cloud", "adaswitch", "random", "random-spend", "oracle-steps", "cascade", "oracle"
+]
 DERIVED: tuple[SystemKind, ...] = ("cascade", "oracle")
 RUN_ORDER: tuple[SystemKind, ...] = (
     "local",
     "cloud",
     "adaswitch",
     "random",
+    "random-spend",
     "oracle-steps",
     *DERIVED,
 )
@@ -104,8 +112,8 @@ class System:
 
 
 def parse_system(spec: str, sweep: str | None = None) -> System:
-    """A system from its spec: `local`, `cloud`, `random`, `cascade`, `oracle`,
-    `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
+    """A system from its spec: `local`, `cloud`, `random`, `random-spend`, `cascade`,
+    `oracle`, `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
     `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
     every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
     alone), `judged-` has the local model judge each of its steps (`judged-local`), and
@@ -159,8 +167,8 @@ class BenchSetup:
     concurrency: int = 4
     max_steps: int = DEFAULT_MAX_STEPS
     match: str | None = None
-    """The AdaSwitch system whose spend `random` and `cascade` match (default: the
-    first AdaSwitch system)."""
+    """The AdaSwitch system whose spend `random`, `random-spend` and `cascade` match
+    (default: the first AdaSwitch system)."""
     reuse: bool = True
     """Share identical model calls between systems through the call cache."""
     seed: int = 0
@@ -243,7 +251,8 @@ async def arun_bench(
     cache = CallCache(out.with_suffix(".calls.sqlite")) if setup.reuse else None
     local = _with_cache(resolve_model(setup.local), cache)
     cloud = _with_cache(resolve_model(setup.cloud), cache)
-    # random needs the matched system's records, and the derived ones everything else.
+    # random (and random-spend, random's) needs the matched system's records, and the
+    # derived ones everything else.
     ordered = sorted(systems, key=lambda s: RUN_ORDER.index(s.kind))
     try:
         with out.open("a", encoding="utf-8") as sink:
@@ -253,8 +262,8 @@ async def arun_bench(
                 if system.kind in DERIVED:
                     continue
                 policy = system.policy
-                if system.kind == "random":
-                    policy = _random_like(systems, setup, out, items)
+                if system.kind in ("random", "random-spend"):
+                    policy = _random_like(systems, setup, out, items, system.kind)
                 if system.kind == "oracle-steps":
                     policy = ReferencePolicy(items)
                 await _run_system(system, policy, items, local, cloud, setup, sink, progress)
@@ -282,12 +291,14 @@ def _check_systems(systems: Sequence[System], setup: BenchSetup, items: Sequence
     if len(set(names)) != len(names):
         raise ValueError(f"a system is listed twice in {names}")
     kinds = {s.kind for s in systems}
-    needs_match = kinds & {"random", "cascade"}
+    needs_match = kinds & {"random", "random-spend", "cascade"}
     if needs_match and not any(s.kind == "adaswitch" for s in systems):
         raise ValueError(
             f"{sorted(needs_match)} match the spend of an AdaSwitch system; "
             "list one too, e.g. selfverify:0.3"
         )
+    if "random-spend" in kinds and "random" not in kinds:
+        raise ValueError("random-spend scales the rate of random by its spend; list random too")
     if kinds & set(DERIVED) and not {"local", "cloud"} <= kinds:
         raise ValueError("cascade and oracle are built from the local and cloud runs; list both")
     if "oracle-steps" in kinds and not any(item.solution for item in items):
@@ -489,19 +500,48 @@ def _usage_fields(usage: Usage, kind: SystemKind) -> dict[str, int]:
 
 
 def _random_like(
-    systems: Sequence[System], setup: BenchSetup, out: Path, items: Sequence[Item]
+    systems: Sequence[System],
+    setup: BenchSetup,
+    out: Path,
+    items: Sequence[Item],
+    kind: SystemKind = "random",
 ) -> Policy:
     """Random switching at the rate the matched system switched: per step
     (`RandomPolicy`), or, against a token-level policy, per local token with the same
-    `k` (`RandomTokenPolicy`)."""
+    `k` (`RandomTokenPolicy`); for `random-spend`, at that rate scaled to the matched
+    system's cloud output tokens."""
     name = _matched(systems, setup)
     matched = next(s.policy for s in systems if s.name == name)
+
+    def rate(per: str) -> float:
+        base = _cloud_rate(out, items, name, per)
+        return min(1.0, base * _spend_ratio(out, items, name)) if kind == "random-spend" else base
+
     if isinstance(matched, TokenLevel):
-        rate = _cloud_rate(out, items, name, "local_output_tokens")
         max_switches = getattr(matched, "max_switches", RandomTokenPolicy.max_switches)
         confirm = getattr(matched, "confirm", False)
-        return RandomTokenPolicy(rate, matched.k, max_switches, setup.seed, confirm)
-    return RandomPolicy(_cloud_rate(out, items, name, "steps"), setup.seed)
+        return RandomTokenPolicy(
+            rate("local_output_tokens"), matched.k, max_switches, setup.seed, confirm
+        )
+    return RandomPolicy(rate("steps"), setup.seed)
+
+
+def _spend_ratio(out: Path, items: Sequence[Item], matched: str) -> float:
+    """The matched system's cloud output tokens over `random`'s, on the items both
+    finished without an error."""
+    ids = {item.id for item in items}
+    spent: dict[str, dict[str, int]] = {matched: {}, "random": {}}
+    for r in item_records(read_records(out)):
+        if r["system"] in spent and r["item"] in ids and not r.get("error"):
+            spent[r["system"]][r["item"]] = r["cloud_output_tokens"]
+    both = spent[matched].keys() & spent["random"].keys()
+    theirs = sum(spent["random"][i] for i in both)
+    if not theirs:
+        raise AdaSwitchError(
+            f"random-spend scales random's rate by its cloud output tokens, and random has "
+            f"none on items {matched!r} also finished; run more items"
+        )
+    return sum(spent[matched][i] for i in both) / theirs
 
 
 def _cloud_rate(out: Path, items: Sequence[Item], matched: str, per: str) -> float:

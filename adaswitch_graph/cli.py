@@ -239,8 +239,9 @@ def bench(
             help="Comma-separated: local, cloud, a policy spec (sampled-SPEC samples "
             "every local step, judged-SPEC has the local model judge each one, "
             "reprompted-SPEC asks the cloud afresh for the step instead of having it "
-            "continue), random, cascade, oracle, oracle-steps. With --report-only, "
-            "summarize only these and --sweep's (and local and cloud alone) [default: "
+            "continue), random, random-spend, cascade, oracle, oracle-steps. With "
+            "--report-only, summarize only these and --sweep's (and local and cloud "
+            "alone) [default: "
             f"{DEFAULT_SYSTEMS}; with --report-only, every system in --out]."
         ),
     ] = None,
@@ -252,7 +253,9 @@ def bench(
     ] = None,
     match: Annotated[
         str | None,
-        typer.Option(help="The AdaSwitch system random and cascade match (default: first)."),
+        typer.Option(
+            help="The AdaSwitch system random, random-spend and cascade match (default: first)."
+        ),
     ] = None,
     local: Annotated[str, typer.Option(help="Local model spec.")] = DEFAULT_LOCAL,
     cloud: Annotated[str, typer.Option(help="Cloud model spec.")] = DEFAULT_CLOUD,

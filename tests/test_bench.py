@@ -38,6 +38,7 @@ from tests.fakes import (
 
 ITEMS = [Item(f"q{a}", f"What is {a} plus 10?", str(a + 10), "number") for a in range(1, 7)]
 """Local gets the odd ones wrong (and is unsure of them); the cloud gets all right."""
+QS = [item.id for item in ITEMS]
 
 
 def quiz_model(role: str, fail_on: str | None = None) -> ScriptedChatModel:
@@ -256,6 +257,7 @@ def test_system_specs() -> None:
         (["local", "local"], "listed twice"),
         (["local", "cloud", "random"], "match the spend of an AdaSwitch system"),
         (["local", "oracle"], "list both"),
+        (["selfverify:0.5", "random-spend"], "list random too"),
     ],
 )
 def test_bad_system_lists_are_refused(tmp_path: Path, names: list[str], message: str) -> None:
@@ -274,6 +276,37 @@ def test_random_needs_finished_items_to_match(tmp_path: Path) -> None:
     systems = [parse_system(n) for n in ("selfverify:0.5", "random")]
     with pytest.raises(AdaSwitchError, match="no finished items"):
         run_bench(ITEMS[:1], systems, tmp_path / "r.jsonl", setup(local=broken))
+
+
+def finished(system: str, item: str, cloud_calls: int, cloud_output_tokens: int) -> str:
+    """A finished item's record, as an earlier run of the bench wrote it."""
+    record = {"system": system, "item": item, "steps": 1, "error": None, "correct": True}
+    record.update(cloud_calls=cloud_calls, cloud_output_tokens=cloud_output_tokens)
+    return json.dumps(record)
+
+
+def test_random_spend_scales_the_rate_to_the_matched_spend(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    # On q1-q4 the system sent half of its steps to the cloud and spent 30 tokens;
+    # random, at that rate, spent 20 (its q5 lies outside the items, and counts not).
+    spends = {"q1": 10, "q3": 20}
+    rows = [finished("selfverify:0.5", i, int(i in spends), spends.get(i, 0)) for i in QS[:4]]
+    rows += [finished("random", i, int(i == "q2"), 20 * (i == "q2")) for i in QS[:4]]
+    rows.append(finished("random", "q5", 5, 100))
+    out.write_text("\n".join(rows) + "\n")
+    systems = [parse_system(n) for n in ("selfverify:0.5", "random", "random-spend")]
+    records = by_system(run_bench(ITEMS[:4], systems, out, setup()))
+    assert [r["rate"] for r in records["random-spend"]] == [pytest.approx(0.5 * 30 / 20)] * 4
+    assert records["random-spend"][0]["policy"]["type"] == "RandomPolicy"
+
+
+def test_random_spend_needs_random_to_have_spent(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    rows = [finished("selfverify:0.5", "q1", 1, 10), finished("random", "q1", 0, 0)]
+    out.write_text("\n".join(rows) + "\n")
+    systems = [parse_system(n) for n in ("selfverify:0.5", "random", "random-spend")]
+    with pytest.raises(AdaSwitchError, match="random has none on items"):
+        run_bench(ITEMS[:1], systems, out, setup())
 
 
 def test_cascade_spends_nearest_the_target() -> None:

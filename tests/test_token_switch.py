@@ -386,13 +386,18 @@ def test_confirm_specs_and_the_random_baseline_matched_to_them(tmp_path: Path) -
     local, cloud = models(unsure={"4", "6"})
     item = Item("q1", QUESTION, "72", "number")
     setup = BenchSetup(local=local, cloud=cloud, prefill=True, reuse=False)
-    chosen = [parse_system(s) for s in ("token-confirm:0.5:2", "random")]
+    chosen = [parse_system(s) for s in ("token-confirm:0.5:2", "random", "random-spend")]
     done = run_bench([item], chosen, tmp_path / "r.jsonl", setup)
-    token, random = item_records(done)
+    token, random, spend = item_records(done)
     assert token["cloud_calls"] == 5 and token["cloud_output_tokens"] == 6
     # The baseline hands over as the system does once a token is drawn: it confirms.
     assert random["rate"] == pytest.approx(5 / token["local_output_tokens"])
     assert random["policy"]["type"] == "RandomTokenPolicy" and random["policy"]["confirm"]
+    # At that rate it confirmed tokens the local model had right, for less than the
+    # system spent; random-spend draws as much more often as that falls short.
+    assert random["cloud_output_tokens"] < 6
+    assert spend["rate"] == pytest.approx(random["rate"] * 6 / random["cloud_output_tokens"])
+    assert spend["policy"] == {**random["policy"], "rate": spend["rate"]}
     assert token["policy"] == {
         "type": "TokenPolicy", "tau": 0.5, "k": 2, "max_switches": 8, "confirm": True
     }  # fmt: skip
