@@ -16,7 +16,7 @@ ITEMS = [
     {"question": "A box holds 6 eggs. How many eggs are in 4 boxes?", "answer": "#### 24"},
     {"question": "Is the sun a star?", "answer": "yes"},
 ]
-SYSTEMS = "local,cloud,selfverify:0.3,random,cascade,oracle"
+SYSTEMS = "local,cloud,selfverify:0.3,random,random-spend,cascade,oracle"
 
 
 def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     records = read_records(out)
     items = [r for r in records if not r.get("meta")]
-    assert len(items) == 6 * 3
+    assert len(items) == 7 * 3
     assert not [r for r in items if r["error"]], [r["error"] for r in items if r["error"]]
     local = [r for r in items if r["system"] == "local"]
     assert all(r["cloud_calls"] == 0 and r["local_output_tokens"] > 0 for r in local)
@@ -61,7 +61,7 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     column = [c.strip() for c in header.split("|")].index("$/1k q")
     dollars = sum(1000 * r["cloud_input_tokens"] + 2000 * r["cloud_output_tokens"] for r in cloud)
     assert cloud_row[column].strip() == f"{dollars / 1e6 / len(cloud) * 1000:.3f}"
-    for name in ("local", "cloud", "selfverify:0.3", "random", "cascade", "oracle"):
+    for name in SYSTEMS.split(","):
         assert name in done.stdout
     assert "peak RSS" in done.stdout
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
