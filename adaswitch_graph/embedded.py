@@ -25,7 +25,7 @@ from adaswitch_graph.models import DEFAULT_MAX_TOKENS, TOP_LOGPROBS
 DEFAULT_LOCAL = "embedded:qwen2.5-coder-0.5b"
 DEFAULT_CLOUD = "embedded:qwen2.5-coder-1.5b"
 CTX_PER_SLOT = 2048
-PROMPT_CACHE_MIB = 128
+PROMPT_CACHE_MIB = 64
 
 
 @dataclass
@@ -42,12 +42,12 @@ _lock = threading.Lock()
 
 def parallel_slots() -> int:
     """`$ADASWITCH_PARALLEL`, default 4: the measured sweet spot on 2 cores."""
-    return _positive_env("ADASWITCH_PARALLEL", 4)
+    return _int_env("ADASWITCH_PARALLEL", 4)
 
 
 def cpu_threads() -> int:
     """`$ADASWITCH_THREADS`, default every core: the threads each server computes on."""
-    return _positive_env("ADASWITCH_THREADS", os.cpu_count() or 2)
+    return _int_env("ADASWITCH_THREADS", os.cpu_count() or 2)
 
 
 def context_per_slot() -> int:
@@ -55,17 +55,25 @@ def context_per_slot() -> int:
     llama.cpp takes at least 256). A longer request fails with the server's "exceeds
     the available context size"; more costs memory, as llama.cpp sets aside each slot's
     cache up front."""
-    return _positive_env("ADASWITCH_CTX", CTX_PER_SLOT)
+    return _int_env("ADASWITCH_CTX", CTX_PER_SLOT)
 
 
-def _positive_env(name: str, default: int) -> int:
+def prompt_cache_mib() -> int:
+    """`$ADASWITCH_PROMPT_CACHE_MIB`, default 64: the MiB of prompt states each server
+    keeps in RAM, so that a run whose slot another run took resumes without reading its
+    prompt again; 0 keeps none. Each MiB is resident once filled, and a bench fills it."""
+    return _int_env("ADASWITCH_PROMPT_CACHE_MIB", PROMPT_CACHE_MIB, least=0)
+
+
+def _int_env(name: str, default: int, least: int = 1) -> int:
     raw = os.environ.get(name, str(default))
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+        value = least - 1
+    if value < least:
+        kind = "a positive integer" if least == 1 else "0 or a positive integer"
+        raise ValueError(f"{name} must be {kind}, got {raw!r}")
     return value
 
 
@@ -89,9 +97,8 @@ def embedded_server(name: str) -> EmbeddedServer:
         params.n_ctx = context_per_slot() * n_parallel
         params.cpuparams.n_threads = cpu_threads()
         # llama.cpp keeps prompt states in RAM for reuse across slots, up to 8 GiB by
-        # default; a bench's many prompts grew the process by ~0.8 GB. A few hundred MB
-        # hold every live prefix of a few concurrent runs.
-        params.cache_ram_mib = PROMPT_CACHE_MIB
+        # default; a bench's many prompts grew the process by ~0.8 GB.
+        params.cache_ram_mib = prompt_cache_mib()
         params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
         params.endpoint_metrics = True
         params.port = _free_port()

@@ -68,7 +68,12 @@ def test_parts_are_joined_in_numeric_order(tmp_path: Path) -> None:
 
 
 def test_server_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adaswitch_graph.embedded import context_per_slot, cpu_threads, parallel_slots
+    from adaswitch_graph.embedded import (
+        context_per_slot,
+        cpu_threads,
+        parallel_slots,
+        prompt_cache_mib,
+    )
 
     monkeypatch.setenv("ADASWITCH_PARALLEL", "2")
     monkeypatch.setenv("ADASWITCH_THREADS", "1")
@@ -81,6 +86,13 @@ def test_server_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("ADASWITCH_THREADS", bad)
         with pytest.raises(ValueError, match="ADASWITCH_THREADS must be a positive integer"):
             cpu_threads()
+    # The prompt cache may be turned off, but not made negative.
+    assert prompt_cache_mib() == 64
+    monkeypatch.setenv("ADASWITCH_PROMPT_CACHE_MIB", "0")
+    assert prompt_cache_mib() == 0
+    monkeypatch.setenv("ADASWITCH_PROMPT_CACHE_MIB", "-1")
+    with pytest.raises(ValueError, match="PROMPT_CACHE_MIB must be 0 or a positive integer"):
+        prompt_cache_mib()
 
 
 def test_the_embedded_chat_model_reads_the_prompt_length_off_every_chunk() -> None:
