@@ -251,7 +251,7 @@ async def arun_bench(
     cache = CallCache(out.with_suffix(".calls.sqlite")) if setup.reuse else None
     local = _with_cache(resolve_model(setup.local), cache)
     cloud = _with_cache(resolve_model(setup.cloud), cache)
-    # random (and random-spend, random's) needs the matched system's records, and the
+    # random needs the matched system's records, random-spend random's as well, and the
     # derived ones everything else.
     ordered = sorted(systems, key=lambda s: RUN_ORDER.index(s.kind))
     try:
