@@ -512,27 +512,24 @@ def _random_like(
     system's cloud output tokens."""
     name = _matched(systems, setup)
     matched = next(s.policy for s in systems if s.name == name)
-
-    def rate(per: str) -> float:
-        base = _cloud_rate(out, items, name, per)
-        return min(1.0, base * _spend_ratio(out, items, name)) if kind == "random-spend" else base
-
+    done = item_records(records_of(read_records(out), items))
+    per = "local_output_tokens" if isinstance(matched, TokenLevel) else "steps"
+    rate = _cloud_rate(done, name, per)
+    if kind == "random-spend":
+        rate = min(1.0, rate * _spend_ratio(done, name))
     if isinstance(matched, TokenLevel):
         max_switches = getattr(matched, "max_switches", RandomTokenPolicy.max_switches)
         confirm = getattr(matched, "confirm", False)
-        return RandomTokenPolicy(
-            rate("local_output_tokens"), matched.k, max_switches, setup.seed, confirm
-        )
-    return RandomPolicy(rate("steps"), setup.seed)
+        return RandomTokenPolicy(rate, matched.k, max_switches, setup.seed, confirm)
+    return RandomPolicy(rate, setup.seed)
 
 
-def _spend_ratio(out: Path, items: Sequence[Item], matched: str) -> float:
+def _spend_ratio(records: Iterable[dict[str, Any]], matched: str) -> float:
     """The matched system's cloud output tokens over `random`'s, on the items both
     finished without an error."""
-    ids = {item.id for item in items}
     spent: dict[str, dict[str, int]] = {matched: {}, "random": {}}
-    for r in item_records(read_records(out)):
-        if r["system"] in spent and r["item"] in ids and not r.get("error"):
+    for r in records:
+        if r["system"] in spent and not r.get("error"):
             spent[r["system"]][r["item"]] = r["cloud_output_tokens"]
     both = spent[matched].keys() & spent["random"].keys()
     theirs = sum(spent["random"][i] for i in both)
@@ -544,12 +541,9 @@ def _spend_ratio(out: Path, items: Sequence[Item], matched: str) -> float:
     return sum(spent[matched][i] for i in both) / theirs
 
 
-def _cloud_rate(out: Path, items: Sequence[Item], matched: str, per: str) -> float:
+def _cloud_rate(records: Iterable[dict[str, Any]], matched: str, per: str) -> float:
     """The matched system's cloud calls per draft step, or per local output token."""
-    ids = {item.id for item in items}
-    records = [
-        r for r in item_records(read_records(out)) if r["system"] == matched and r["item"] in ids
-    ]
+    records = [r for r in records if r["system"] == matched]
     units: int = sum(r.get(per, 0) for r in records)
     if not records or not units:
         raise AdaSwitchError(f"no finished items of {matched!r} to match the random rate to")
