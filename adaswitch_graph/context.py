@@ -20,7 +20,7 @@ from adaswitch_graph.verifier import Verifier
 class GraphContext:
     local: LanguageModelLike
     cloud: LanguageModelLike
-    policy: Policy
+    policy: Policy | TokenLevel
     budget: Budget
     verifier: Verifier
     prompts: AdaSwitchPrompts

@@ -90,7 +90,7 @@ def create_adaswitch_graph(
     local_model: ModelSpec,
     cloud_model: ModelSpec,
     *,
-    policy: Policy | None = None,
+    policy: Policy | TokenLevel | None = None,
     budget: Budget | None = None,
     prompts: AdaSwitchPrompts | dict[str, Any] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
@@ -140,11 +140,12 @@ def create_adaswitch_graph(
             ending with `Action: name[input]`; the graph then gains a `tools` node, and
             each observation joins the trajectory after the step that asked for it.
     """
-    if policy is not None and not isinstance(policy, Policy):
+    if policy is not None and not isinstance(policy, (Policy, TokenLevel)):
         raise TypeError(
-            f"policy must have a decide(view) method, got {type(policy).__name__}; "
-            "use SelfVerifyPolicy(threshold=...), AlwaysLocal(), AlwaysCloud(), "
-            "RandomPolicy(rate) or your own"
+            f"policy must have a decide(view) method (or, to switch inside a step, `k` "
+            f"and a handover_at(view) method), got {type(policy).__name__}; use "
+            "SelfVerifyPolicy(threshold=...), AlwaysLocal(), AlwaysCloud(), "
+            "RandomPolicy(rate), TokenPolicy() or your own"
         )
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")

@@ -243,14 +243,17 @@ class TokenLevel(Protocol):
     """A policy that switches models inside a step (`TokenPolicy`, or one's own):
     `handover_at` names the first token of the local model's the cloud should write
     instead, and the cloud then continues the step for `k` tokens (with a `confirm`
-    attribute that is True, only when its first token is not the doubted one)."""
+    attribute that is True, only when its first token is not the doubted one). A step
+    goes to the cloud exactly when `handover_at` names a token: its `decide`, if it has
+    one, is not asked."""
 
-    k: int
+    @property
+    def k(self) -> int: ...
 
     def handover_at(self, view: StepView) -> int | None: ...
 
 
-def takes_over(policy: Policy, steps: Sequence[Step]) -> bool:
+def takes_over(policy: Policy | TokenLevel, steps: Sequence[Step]) -> bool:
     """Whether `policy` sends the next step to the cloud whatever the local model would
     write (False for a policy without a `takes_over` method)."""
     method = getattr(policy, "takes_over", None)
@@ -270,7 +273,7 @@ KNOWN_POLICIES: dict[str, type] = {
 }
 
 
-def describe_policy(policy: Policy) -> dict[str, Any]:
+def describe_policy(policy: Policy | TokenLevel) -> dict[str, Any]:
     """The policy's class and settings, as a trace records them."""
     settings: dict[str, Any] = {}
     if is_dataclass(policy) and not isinstance(policy, type):

@@ -20,7 +20,7 @@ from adaswitch_graph.bench import (
 )
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.nodes.local_reason import new_step
-from adaswitch_graph.policies import RandomTokenPolicy, parse_policy
+from adaswitch_graph.policies import RandomTokenPolicy, TokenLevel, parse_policy
 from adaswitch_graph.spans import aligned, cut_short, doubted
 from adaswitch_graph.state import Step, TokenScore
 from adaswitch_graph.trace import read_trace, replay
@@ -39,7 +39,7 @@ def models(unsure: set[str] | None = None, **cloud: Any) -> tuple[Any, Any]:
     return local, ContinuingChatModel(texts=[RIGHT, WRONG], **cloud)
 
 
-def run(local: Any, cloud: Any, policy: TokenPolicy | None = None, **kwargs: Any) -> Any:
+def run(local: Any, cloud: Any, policy: TokenLevel | None = None, **kwargs: Any) -> Any:
     graph = create_adaswitch_graph(
         local, cloud, policy=policy or TokenPolicy(tau=0.5, k=2), prefill=True, cloud_prefill=True,
         **kwargs,
@@ -179,6 +179,26 @@ def test_the_step_where_the_first_token_is_doubted_is_written_by_the_cloud_from_
     result = run(local, cloud, TokenPolicy(tau=0.5, k=3, max_switches=1)).invoke(ask())
     assert spans(result["steps"][0])[:2] == [("local", ""), ("cloud", "48")]
     assert cloud.calls[0]["prefill"] == "Step 1:"
+
+
+class OwnTokenLevel:
+    """A token-level policy of one's own: `k` and `handover_at`, and no `decide`."""
+
+    k = 2
+
+    def handover_at(self, view: StepView) -> int | None:
+        return TokenPolicy(tau=0.5).handover_at(view)
+
+
+def test_a_token_level_policy_of_ones_own_needs_no_decide() -> None:
+    local, cloud = models()
+    result = run(local, cloud, OwnTokenLevel()).invoke(ask())
+    assert spans(result["steps"][1]) == [
+        ("local", "48 + 24 = "),
+        ("cloud", "72"),
+        ("local", " clips.\nAnswer: 72"),
+    ]
+    assert result["final_answer"] == "72"
 
 
 def test_a_token_run_replays_from_its_trace(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
-from adaswitch_graph.policies import StepView
+from adaswitch_graph.policies import StepView, TokenLevel
 from adaswitch_graph.signals import judge_p_correct
 from adaswitch_graph.spans import cut
 from adaswitch_graph.state import AdaSwitchState, Decision, Step, Usage, current_draft, spent
@@ -41,6 +41,23 @@ def capped(
         return "accept", failed
     if decision == "cloud" and (reason := budget.exhausted(usage)):
         return "accept", reason
+    return decision, None
+
+
+def policy_says(ctx: GraphContext, view: StepView) -> tuple[Decision, int | None]:
+    """The policy's decision on the step under `view`, with the token a token-level
+    policy hands to the cloud (None when it hands none). A token-level policy is asked
+    once, for the token: a policy of one's own need not answer the same twice."""
+    policy = ctx.policy
+    if isinstance(policy, TokenLevel):
+        at = policy.handover_at(view)
+        return ("accept" if at is None else "cloud"), at
+    decision = policy.decide(view)
+    if decision not in get_args(Decision):
+        raise ValueError(
+            f"{type(policy).__name__}.decide returned {decision!r}; "
+            f"a policy must return one of {get_args(Decision)}"
+        )
     return decision, None
 
 
@@ -74,12 +91,8 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
             cloud_calls=spent(usage, "cloud", "calls"),
             tokens=draft.get("tokens", []),
         )
-        decision = policy_decision = ctx.policy.decide(view)
-        if decision not in get_args(Decision):
-            raise ValueError(
-                f"{type(ctx.policy).__name__}.decide returned {decision!r}; "
-                f"a policy must return one of {get_args(Decision)}"
-            )
+        decision, at = policy_says(ctx, view)
+        policy_decision = decision
         # A step the cloud already wrote part of stays flagged.
         verified["flagged"] = draft["flagged"] or decision != "accept"
         decision, reason = capped(
@@ -88,8 +101,8 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
         if reason is not None:
             verified["cloud_error"] = reason
         verified["decision"] = decision
-        token_level = ctx.token_level if decision == "cloud" else None
-        at = token_level.handover_at(view) if token_level else None
+        if decision != "cloud":
+            at = None
         if at is not None:
             verified = cut(verified, view.tokens, at)
         emit(
