@@ -7,6 +7,7 @@ the doubtful ones to a large cloud model.
 from adaswitch_graph.budget import Budget
 from adaswitch_graph.chat_model import AdaSwitchChatModel
 from adaswitch_graph.graph import create_adaswitch_agent, create_adaswitch_graph
+from adaswitch_graph.londi import LondiPolicy
 from adaswitch_graph.policies import (
     AlwaysCloud,
     AlwaysLocal,
@@ -30,6 +31,7 @@ __all__ = [
     "AlwaysCloud",
     "AlwaysLocal",
     "Budget",
+    "LondiPolicy",
     "Policy",
     "RandomPolicy",
     "RandomTokenPolicy",

@@ -114,18 +114,20 @@ class System:
 def parse_system(spec: str, sweep: str | None = None) -> System:
     """A system from its spec: `local`, `cloud`, `random`, `random-spend`, `cascade`,
     `oracle`, `oracle-steps`, or a policy spec (`selfverify:0.3`, `selfverify-retry:0.3`,
-    `selfverify-handover:0.6`, `random:0.2`); `sampled-` before a policy spec samples
-    every local step (`sampled-selfverify:0.5`, or `sampled-local` for the local model
-    alone), `judged-` has the local model judge each of its steps (`judged-local`), and
-    `reprompted-` has the cloud asked afresh for the step rather than continue the
-    solution (`reprompted-selfverify:0.44`); they combine (`judged-sampled-local`)."""
+    `selfverify-handover:0.6`, `random:0.2`, `londi`, `londi:PATH`); `sampled-` before a
+    policy spec samples every local step (`sampled-selfverify:0.5`, or `sampled-local`
+    for the local model alone), `judged-` has the local model judge each of its steps
+    (`judged-local`), and `reprompted-` has the cloud asked afresh for the step rather
+    than continue the solution (`reprompted-selfverify:0.44`); they combine
+    (`judged-sampled-local`)."""
     name = spec.strip().lower()
     if name in PLAIN_SYSTEMS:
         return System(name, name)  # type: ignore[arg-type]
-    policy, options = name, set[str]()
+    # The policy spec keeps its case: it may end in a file's path (londi:PATH).
+    policy, options = spec.strip(), set[str]()
     prefixes = (SAMPLED, JUDGED, REPROMPTED)
-    while prefix := next((p for p in prefixes if policy.startswith(p)), None):
-        policy, options = policy.removeprefix(prefix), options | {prefix}
+    while prefix := next((p for p in prefixes if policy.lower().startswith(p)), None):
+        policy, options = policy[len(prefix) :], options | {prefix}
     return System(
         name,
         "adaswitch",

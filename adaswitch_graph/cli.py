@@ -69,7 +69,8 @@ def ask(
         typer.Option(
             help="selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], selfverify-retry, "
             "selfverify-handover, token[:TAU[:K[:MAX_SWITCHES]]], token-confirm (the same "
-            "spec), local, cloud or random:RATE."
+            "spec), local, cloud, random:RATE or londi[:POLICY_JSON] (learned; see "
+            "fit-londi)."
         ),
     ] = "selfverify",
     threshold: Annotated[
@@ -529,6 +530,67 @@ def calibrate(
 
 FEW_LABELLED = 200
 """Fewer labelled steps than this make a rough fit: the warning says so."""
+
+
+@app.command("fit-londi")
+def fit_londi_command(
+    results: Annotated[
+        Path,
+        typer.Argument(help="Bench results of a system that switched at random (random:RATE)."),
+    ],
+    system: Annotated[str, typer.Option(help="The system whose runs to learn from.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write the policy JSON.")] = None,
+    cost: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="What a cloud call costs, in right answers (0, LONDI-B: only the budget "
+            "limits the calls).",
+        ),
+    ] = 0.0,
+    max_calls: Annotated[
+        int, typer.Option(min=0, help="The hard budget of cloud calls a question.")
+    ] = 2,
+) -> None:
+    """Learn a LONDI-B switching policy by fitted Q-iteration from the runs of a system
+    that switched at random (run it on GSM8K train, not on the items you measure on)."""
+    from adaswitch_graph.bench import item_records, read_records
+    from adaswitch_graph.londi import LONDI_FEATURES, fit_londi
+
+    if not results.exists():
+        fail(
+            f"{results} does not exist; make it with: adaswitch bench --dataset gsm8k-train "
+            f"--limit 160 --systems random:0.4 --out {results}"
+        )
+    records = [r for r in item_records(read_records(results)) if r["system"] == system]
+    try:
+        if not records:
+            raise ValueError(f"{results} has no records of system {system!r}")
+        found = fit_londi(records, cost=cost, max_calls=max_calls)
+    except ValueError as exc:
+        fail(exc)
+    policy = found.policy
+    width = max(map(len, LONDI_FEATURES))
+    weights = "\n".join(
+        f"  {name:<{width}}  accept {a:+.3f}  cloud {c:+.3f}"
+        for name, a, c in zip(LONDI_FEATURES, policy.accept, policy.cloud, strict=True)
+    )
+    console.print(
+        f"{found.episodes} episodes ({found.skipped} left out), {found.transitions} steps, "
+        f"{found.switched:.0%} of them switched by the exploration\n"
+        f"Q weights:\n{weights}\n"
+        f"the learned policy switches on {found.switches:.0%} of these steps",
+        highlight=False,
+    )
+    if out is None:
+        console.print("(not written: --out FILE writes it)")
+        return
+    policy.save(out, results=str(results), system=system, episodes=found.episodes)
+    console.print(
+        f"wrote {out}; use it with --policy londi:{out} (adaswitch ask) or "
+        f"--systems londi:{out} (adaswitch bench)",
+        highlight=False,
+    )
 
 
 def _auroc(value: float | None) -> str:

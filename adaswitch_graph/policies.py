@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from adaswitch_graph.londi import LondiPolicy
 from adaswitch_graph.state import Decision, Step, TokenScore
 
 
@@ -269,6 +270,7 @@ KNOWN_POLICIES: dict[str, type] = {
         AlwaysCloud,
         RandomPolicy,
         RandomTokenPolicy,
+        LondiPolicy,
     )
 }
 
@@ -304,8 +306,11 @@ def parse_policy(spec: str) -> Policy:
     """Build a policy from a short spec: `selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]]`,
     `selfverify-retry[:T[:C]]`, `selfverify-handover[:T[:C]]`,
     `token[:TAU[:K[:MAX_SWITCHES]]]`, `token-confirm[:TAU[:K[:MAX_SWITCHES]]]`, `local`,
-    `cloud`, `random:RATE`."""
+    `cloud`, `random:RATE`, `londi[:POLICY_JSON]` (the shipped one without a file)."""
     name, _, arg = spec.strip().lower().partition(":")
+    if name == "londi":
+        path = spec.strip().partition(":")[2]
+        return LondiPolicy.load(path) if path else LondiPolicy.default()
     try:
         if (options := _SELF_VERIFY_OPTIONS.get(name)) is not None:
             threshold, _, chars = arg.partition(":")
@@ -335,5 +340,5 @@ def parse_policy(spec: str) -> Policy:
         f"unknown policy spec {spec!r}; use one of: selfverify[:THRESHOLD[:MAX_QUESTION_CHARS]], "
         "selfverify-retry[:THRESHOLD[:...]], selfverify-handover[:THRESHOLD[:...]], "
         "token[:TAU[:K[:MAX_SWITCHES]]], token-confirm[:TAU[:K[:MAX_SWITCHES]]], local, cloud, "
-        "random:RATE"
+        "random:RATE, londi[:POLICY_JSON]"
     )

@@ -38,8 +38,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from adaswitch_graph.budget import Budget
 from adaswitch_graph.events import CALLBACK_EVENT
-from adaswitch_graph.nodes.self_verify import capped
-from adaswitch_graph.policies import Policy, StepView, policy_from_description
+from adaswitch_graph.nodes.self_verify import capped, policy_says
+from adaswitch_graph.policies import Policy, StepView, TokenLevel, policy_from_description
 from adaswitch_graph.state import Step, Usage, empty_usage
 from adaswitch_graph.verifier import Verifier
 
@@ -140,7 +140,7 @@ class Replayed:
 
 
 def replay(
-    run: TraceRun, policy: Policy | None = None, verifier: Verifier | None = None
+    run: TraceRun, policy: Policy | TokenLevel | None = None, verifier: Verifier | None = None
 ) -> list[Replayed]:
     """Every decision of the run, recomputed from the recorded signals with the run's
     own verifier and policy (or the ones given, to ask "what would this policy have
@@ -183,7 +183,7 @@ def replay(
         view = StepView(
             run.question, step, list(steps), verified["cloud_calls"], drafted.get("tokens", [])
         )
-        wanted = chosen.decide(view)
+        wanted, _ = policy_says(chosen, view)
         decision, _ = capped(
             wanted, step["retried"], budget, _spent(verified), "failed" if failed else None
         )

@@ -17,7 +17,7 @@ from adaswitch_graph.calls import ModelReply, ModelRequest, model_node
 from adaswitch_graph.context import GraphContext
 from adaswitch_graph.events import emit
 from adaswitch_graph.models import with_output_limit
-from adaswitch_graph.policies import StepView, TokenLevel
+from adaswitch_graph.policies import Policy, StepView, TokenLevel
 from adaswitch_graph.signals import judge_p_correct
 from adaswitch_graph.spans import cut
 from adaswitch_graph.state import AdaSwitchState, Decision, Step, Usage, current_draft, spent
@@ -44,11 +44,10 @@ def capped(
     return decision, None
 
 
-def policy_says(ctx: GraphContext, view: StepView) -> tuple[Decision, int | None]:
+def policy_says(policy: Policy | TokenLevel, view: StepView) -> tuple[Decision, int | None]:
     """The policy's decision on the step under `view`, with the token a token-level
     policy hands to the cloud (None when it hands none). A token-level policy is asked
     once, for the token: a policy of one's own need not answer the same twice."""
-    policy = ctx.policy
     if isinstance(policy, TokenLevel):
         at = policy.handover_at(view)
         return ("accept" if at is None else "cloud"), at
@@ -91,7 +90,7 @@ def build_self_verify(ctx: GraphContext) -> RunnableCallable:
             cloud_calls=spent(usage, "cloud", "calls"),
             tokens=draft.get("tokens", []),
         )
-        decision, at = policy_says(ctx, view)
+        decision, at = policy_says(ctx.policy, view)
         policy_decision = decision
         # A step the cloud already wrote part of stays flagged.
         verified["flagged"] = draft["flagged"] or decision != "accept"
