@@ -126,11 +126,17 @@ class LondiPolicy:
             raise ValueError(
                 f"no LONDI policy at {path}; fit one with adaswitch fit-londi"
             ) from None
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path} is not a LONDI policy file: {exc}") from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LondiPolicy:
+        features = tuple(data.get("features", LONDI_FEATURES))
+        if features != LONDI_FEATURES:
+            raise ValueError(
+                f"its weights are over the features {', '.join(features)}, this version's "
+                f"are {', '.join(LONDI_FEATURES)}; fit it again with adaswitch fit-londi"
+            )
         return cls(data["accept"], data["cloud"], data["max_calls"], data.get("cost", 0.0))
 
     def save(self, path: str | Path, **meta: Any) -> None:

@@ -118,6 +118,12 @@ def test_bad_weights_and_files_say_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"accept": [0, 0, 0, 0]}')
     with pytest.raises(ValueError, match="not a LONDI policy file"):
         LondiPolicy.load(tmp_path / "bad.json")
+    SWITCHES_PAST_HALF.save(tmp_path / "old.json")
+    old = json.loads((tmp_path / "old.json").read_text())
+    old["features"] = ["bias", "error_probability"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="fit it again with adaswitch fit-londi"):
+        LondiPolicy.load(tmp_path / "old.json")
 
 
 def test_a_policy_survives_its_file_and_its_trace(tmp_path: Path) -> None:
