@@ -75,7 +75,8 @@ def state_features(
 @dataclass(frozen=True)
 class LondiPolicy:
     """Switch to the cloud when the learned value of having it take the step exceeds
-    that of accepting the draft, and fewer than `max_calls` cloud calls were made.
+    that of accepting the draft, and fewer than `max_calls` cloud calls were made in
+    the run (the calls are its budget's, apart from any `Budget` of the graph).
 
     `accept` and `cloud` are the weights of `Q(s, accept)` and `Q(s, cloud)` over
     `LONDI_FEATURES`; `cost` is what each cloud call cost in the fitted return (kept to
@@ -147,8 +148,9 @@ class LondiPolicy:
 
 @dataclass(frozen=True)
 class Transition:
-    """One draft step of an episode: its state, whether the cloud took it, and the
-    state of the next draft (None after the last step, whose episode earned `reward`)."""
+    """One draft step of an episode: its state, the cloud calls made before it,
+    whether the cloud took it, and the state of the next draft (None after the last
+    step, whose episode earned `reward`)."""
 
     state: np.ndarray
     used: int
