@@ -563,9 +563,9 @@ def fit_londi_command(
             f"--limit 160 --systems random:0.4 --out {results}"
         )
     records = [r for r in item_records(read_records(results)) if r["system"] == system]
+    if not records:
+        fail(f"{results} has no records of system {system!r}")
     try:
-        if not records:
-            raise ValueError(f"{results} has no records of system {system!r}")
         found = fit_londi(records, cost=cost, max_calls=max_calls)
     except ValueError as exc:
         fail(exc)

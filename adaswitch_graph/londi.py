@@ -2,11 +2,12 @@
 learning, with a hard budget on cloud calls in its state.
 
 At each draft step the controller sees the state `(error probability of the draft, the
-step's place, the share of its budget of cloud calls spent)` and chooses between two
-actions: accept the step, or switch, the cloud taking the step. Each action has a
-value `Q(s, a)` linear in the state; the policy switches when switching is worth more
-and budget is left. LONDI-B puts the budget in the state, so the values learn that a
-call spent early is a call missing later, and never calls past it.
+step's place, the share of its budget of cloud calls spent, the chance that the steps
+before it are right)` and chooses between two actions: accept the step, or switch,
+the cloud taking the step. Each action has a value `Q(s, a)` linear in the state; the
+policy switches when switching is worth more and budget is left. LONDI-B puts the
+budget in the state, so the values learn that a call spent early is a call missing
+later, and never calls past it.
 
 The values are learned offline by fitted Q-iteration from bench runs that switch at
 random (the exploration): the return of an episode is 1 for a right final answer, less
