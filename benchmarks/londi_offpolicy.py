@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.londi import Transition, episodes, fit_londi
+from adaswitch_graph.londi import LONDI_FEATURES, Transition, episodes, fit_londi
 
 Record = Mapping[str, Any]
 Rule = Callable[[Transition], bool]
@@ -61,7 +61,8 @@ def row(name: str, sums: Sequence[float]) -> str:
 
 
 def threshold_rule(threshold: float) -> Rule:
-    return lambda move: bool(move.state[1] >= threshold)
+    error_probability = LONDI_FEATURES.index("error_probability")
+    return lambda move: bool(move.state[error_probability] >= threshold)
 
 
 def londi_rows(
@@ -94,9 +95,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cost", default="0,0.05")
     args = parser.parse_args(argv)
     name, _, rate_text = args.system.partition(":")
-    if name != "random" or not rate_text:
-        parser.error(f"--system must be random:R (a rate), got {args.system}")
-    rate = float(rate_text)
+    try:
+        rate = float(rate_text) if name == "random" else -1.0
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate < 1:
+        parser.error(f"--system must be random:R with a rate R between 0 and 1, got {args.system}")
     records = [
         r
         for r in item_records(read_records(args.results))
@@ -107,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{len(records)} episodes of {args.system}, {args.folds} folds for LONDI")
     print("| policy | est. accuracy | est. cloud calls/q | effective episodes |")
     print("|---|---|---|---|")
-    calls = [sum(s["author"] == "cloud" for s in r["trajectory"]) for r in records]
+    calls = [sum(s["author"] == "cloud" for s in r.get("trajectory") or []) for r in records]
     accuracy = sum(float(r.get("score", 0.0)) for r in records) / len(records)
     print(f"| {args.system} (as run) | {accuracy:.1%} | {np.mean(calls):.2f} | {len(records)} |")
     for threshold in (float(t) for t in args.thresholds.split(",")):
@@ -115,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(row(f"threshold {threshold:g}", sums))
     for max_calls in (int(m) for m in args.max_calls.split(",")):
         for cost in (float(c) for c in args.cost.split(",")):
-            print(londi_rows(records, rate, args.folds, max_calls, cost))
+            try:
+                print(londi_rows(records, rate, args.folds, max_calls, cost))
+            except ValueError as exc:  # a fold too small to fit on
+                parser.error(f"fitting LONDI on {args.folds - 1} of {args.folds} folds: {exc}")
 
 
 if __name__ == "__main__":

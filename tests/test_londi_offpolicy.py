@@ -31,10 +31,15 @@ def test_the_estimates_match_what_the_world_gives(tmp_path: Path) -> None:
     assert rows["random:0.5 (as run)"][2] == "2000"
 
 
-def test_a_system_that_is_not_random_is_refused(tmp_path: Path) -> None:
+def test_bad_input_says_what_is_wrong(tmp_path: Path) -> None:
     results = tmp_path / "bench.jsonl"
     write_jsonl(results, explored(episodes=5))
     done = run_script("londi_offpolicy.py", str(results), "--system", "selfverify")
     assert done.returncode != 0 and "--system must be random:R" in done.stderr
+    done = run_script("londi_offpolicy.py", str(results), "--system", "random:many")
+    assert done.returncode != 0 and "a rate R between 0 and 1" in done.stderr
     done = run_script("londi_offpolicy.py", str(results), "--system", "random:0.3")
     assert done.returncode != 0 and "no finished records of random:0.3" in done.stderr
+    write_jsonl(results, explored(episodes=1))
+    done = run_script("londi_offpolicy.py", str(results), "--system", "random:0.5")
+    assert done.returncode != 0 and "fitting LONDI on 4 of 5 folds: 0 steps" in done.stderr
