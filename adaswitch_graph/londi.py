@@ -103,16 +103,24 @@ class LondiPolicy:
 
     def decide(self, view: StepView) -> Decision:
         p = view.step.get("error_probability")
-        if p is None or view.cloud_calls >= self.max_calls:
+        if p is None:
             return "accept"
+        used = view.cloud_calls
         so_far = right_so_far(view.steps)
-        advantage = self.advantage(p, view.step["index"], view.cloud_calls, so_far)
-        return "cloud" if advantage > 0 else "accept"
+        state = state_features(p, view.step["index"], used, self.max_calls, so_far)
+        return "cloud" if self.switches(state, used) else "accept"
 
     def advantage(self, error_probability: float, index: int, used: int, so_far: float) -> float:
         """`Q(s, cloud) - Q(s, accept)` at the state of a draft step."""
         state = state_features(error_probability, index, used, self.max_calls, so_far)
-        return float(np.dot(self.cloud, state) - np.dot(self.accept, state))
+        return float(state @ np.subtract(self.cloud, self.accept))
+
+    def switches(self, states: np.ndarray, used: np.ndarray | int) -> np.ndarray:
+        """Whether it switches at each state (`LONDI_FEATURES`, one a row) after `used`
+        cloud calls: the cloud's value is higher and budget is left."""
+        return (states @ np.subtract(self.cloud, self.accept) > 0) & (
+            np.asarray(used) < self.max_calls
+        )
 
     @classmethod
     def default(cls) -> LondiPolicy:
@@ -246,7 +254,7 @@ def fit_londi(
             [_ridge(states[switched == side], target[switched == side]) for side in (False, True)]
         )
     policy = LondiPolicy(tuple(weights[0]), tuple(weights[1]), max_calls, cost)
-    wants = (states @ (weights[1] - weights[0]) > 0) & (used < max_calls)
+    wants = policy.switches(states, used)
     return LondiFit(
         policy, len(found), len(moves), float(switched.mean()), float(wants.mean()), skipped
     )

@@ -23,32 +23,29 @@ from typing import Any
 import numpy as np
 
 from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.londi import LONDI_FEATURES, Transition, episodes, fit_londi
+from adaswitch_graph.londi import LONDI_FEATURES, LondiPolicy, Transition, episodes, fit_londi
 
 Record = Mapping[str, Any]
+Episode = tuple[Record, list[Transition]]
+"""A record of the random system and its draft steps as transitions."""
 Rule = Callable[[Transition], bool]
 """Whether a policy switches at a transition's state."""
 
 
-def weighted(
-    records: Sequence[Record], rule: Rule, rate: float, max_calls: int
-) -> tuple[float, float, float, float]:
+def weighted(found: Sequence[Episode], rule: Rule, rate: float) -> tuple[float, ...]:
     """Summed weight, weighted score, weighted cloud calls and summed squared weight of
-    the episodes of `records` under `rule` (behaviour: switch with probability `rate`)."""
+    the episodes under `rule` (behaviour: switch with probability `rate`)."""
     total = score = calls = squares = 0.0
-    for record in records:
-        found, _ = episodes([record], max_calls, 0.0)
-        if not found:
-            continue
+    for record, moves in found:
         weight = 1.0
-        for move in found[0]:
+        for move in moves:
             if rule(move) != move.switched:
                 weight = 0.0
                 break
             weight /= rate if move.switched else 1.0 - rate
         total += weight
         score += weight * float(record.get("score", 0.0))
-        calls += weight * sum(m.switched for m in found[0])
+        calls += weight * sum(m.switched for m in moves)
         squares += weight**2
     return total, score, calls, squares
 
@@ -65,23 +62,32 @@ def threshold_rule(threshold: float) -> Rule:
     return lambda move: bool(move.state[error_probability] >= threshold)
 
 
-def londi_rows(
-    records: Sequence[Record], rate: float, folds: int, max_calls: int, cost: float
+def episodes_of(records: Sequence[Record], max_calls: int) -> list[Episode]:
+    """The records that make episodes, each with its transitions (states for a budget
+    of `max_calls`)."""
+    found = []
+    for record in records:
+        moves, _ = episodes([record], max_calls, 0.0)
+        found += [(record, moves[0])] if moves else []
+    return found
+
+
+def londi_row(
+    found: Sequence[Episode], rate: float, folds: int, max_calls: int, cost: float
 ) -> str:
     sums = np.zeros(4)
     for fold in range(folds):
-        held = [r for n, r in enumerate(records) if n % folds == fold]
         fitted = fit_londi(
-            [r for n, r in enumerate(records) if n % folds != fold],
+            [record for n, (record, _) in enumerate(found) if n % folds != fold],
             cost=cost,
             max_calls=max_calls,
         ).policy
-        direction = np.subtract(fitted.cloud, fitted.accept)
 
-        def rule(move: Transition, direction: np.ndarray = direction) -> bool:
-            return bool(move.used < max_calls and move.state @ direction > 0)
+        def rule(move: Transition, fitted: LondiPolicy = fitted) -> bool:
+            return bool(fitted.switches(move.state, move.used))
 
-        sums += weighted(held, rule, rate, max_calls)
+        held = [episode for n, episode in enumerate(found) if n % folds == fold]
+        sums += weighted(held, rule, rate)
     return row(f"londi max_calls {max_calls} cost {cost:g}", sums.tolist())
 
 
@@ -108,19 +114,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     if not records:
         parser.error(f"no finished records of {args.system} in {args.results}")
-    print(f"{len(records)} episodes of {args.system}, {args.folds} folds for LONDI")
+    budgets = [int(m) for m in args.max_calls.split(",")]
+    # Every policy is judged on the same episodes; a budget changes only their states.
+    found = {m: episodes_of(records, m) for m in {*budgets, 2}}
+    print(f"{len(found[2])} episodes of {args.system}, {args.folds} folds for LONDI")
     print("| policy | est. accuracy | est. cloud calls/q | effective episodes |")
     print("|---|---|---|---|")
-    calls = [sum(s["author"] == "cloud" for s in r.get("trajectory") or []) for r in records]
-    accuracy = sum(float(r.get("score", 0.0)) for r in records) / len(records)
-    print(f"| {args.system} (as run) | {accuracy:.1%} | {np.mean(calls):.2f} | {len(records)} |")
+    score = sum(float(record.get("score", 0.0)) for record, _ in found[2])
+    calls = sum(m.switched for _, moves in found[2] for m in moves)
+    print(row(f"{args.system} (as run)", (len(found[2]), score, calls, len(found[2]))))
     for threshold in (float(t) for t in args.thresholds.split(",")):
-        sums = weighted(records, threshold_rule(threshold), rate, 2)
-        print(row(f"threshold {threshold:g}", sums))
-    for max_calls in (int(m) for m in args.max_calls.split(",")):
+        print(row(f"threshold {threshold:g}", weighted(found[2], threshold_rule(threshold), rate)))
+    for max_calls in budgets:
         for cost in (float(c) for c in args.cost.split(",")):
             try:
-                print(londi_rows(records, rate, args.folds, max_calls, cost))
+                print(londi_row(found[max_calls], rate, args.folds, max_calls, cost))
             except ValueError as exc:  # a fold too small to fit on
                 parser.error(f"fitting LONDI on {args.folds - 1} of {args.folds} folds: {exc}")
 
