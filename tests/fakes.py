@@ -4,11 +4,12 @@ function, never from a model. The integration tests use the real models."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
@@ -66,7 +67,31 @@ SHAKY_EVENTS = [
 """The events of a SHAKY_RUN with the test verifier and the default policy."""
 
 
-class ScriptedChatModel(GenericFakeChatModel):
+class RecordingChatModel(GenericFakeChatModel):
+    """The bookkeeping of the fakes below: their calls go to `calls`, shared with the
+    copies made for an output limit (`max_tokens`), which keys them in a call cache."""
+
+    messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
+    calls: list[dict[str, Any]] = Field(default_factory=list)
+    max_tokens: int | None = None
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        # Call caches take only serializable models; this fake keys its calls itself.
+        return True
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        # One fake and its copies (they share `calls`), and their output limit.
+        return f"scripted {id(self.calls)} {self.max_tokens} {stop} {sorted(kwargs.items())}"
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        # Copies made for an output limit must record into the same call log.
+        copy = super().model_copy(update=update, deep=deep)
+        object.__setattr__(copy, "calls", self.calls)
+        return copy
+
+
+class ScriptedChatModel(RecordingChatModel):
     """A fake chat model whose reply is computed from the messages it receives.
 
     `respond(messages, call_number)` returns an AIMessage or a string, or raises. Every
@@ -75,9 +100,6 @@ class ScriptedChatModel(GenericFakeChatModel):
     """
 
     respond: Callable[[list[BaseMessage], int], AIMessage | str]
-    messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
-    calls: list[dict[str, Any]] = Field(default_factory=list)
-    max_tokens: int | None = None
 
     def _generate(
         self,
@@ -94,21 +116,6 @@ class ScriptedChatModel(GenericFakeChatModel):
             usage = {**usage, "output_tokens": self.max_tokens}
             message = message.model_copy(update={"usage_metadata": usage})
         return ChatResult(generations=[ChatGeneration(message=message)])
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        # Call caches take only serializable models; this fake keys its calls itself.
-        return True
-
-    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
-        # One fake and its copies (they share `calls`), and their output limit.
-        return f"scripted {id(self.calls)} {self.max_tokens} {stop} {sorted(kwargs.items())}"
-
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
-        # Copies made for an output limit must record into the same call log.
-        copy = super().model_copy(update=update, deep=deep)
-        object.__setattr__(copy, "calls", self.calls)
-        return copy
 
 
 def scripted_local(
@@ -166,7 +173,7 @@ TOKEN = re.compile(r"\d|\s+|[^\s\d]+")
 run of other characters (as Qwen's tokenizer keeps digits apart)."""
 
 
-class ContinuingChatModel(GenericFakeChatModel):
+class ContinuingChatModel(RecordingChatModel):
     """A fake of a backend that continues the assistant's own message (as llama.cpp
     does), streaming one token at a time with its log-probability.
 
@@ -179,9 +186,6 @@ class ContinuingChatModel(GenericFakeChatModel):
 
     texts: list[str]
     unsure: set[str] = Field(default_factory=set)
-    messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
-    calls: list[dict[str, Any]] = Field(default_factory=list)
-    max_tokens: int | None = None
     fail: bool = False
 
     def _tokens(self, messages: list[BaseMessage], stop: list[str] | None) -> tuple[list[str], str]:
@@ -239,23 +243,11 @@ class ContinuingChatModel(GenericFakeChatModel):
             yield ChatGenerationChunk(
                 message=AIMessageChunk(content=token, response_metadata=metadata)
             )
-        usage = {"input_tokens": 10, "output_tokens": len(tokens), "total_tokens": 10 + len(tokens)}
+        usage = UsageMetadata(
+            input_tokens=10, output_tokens=len(tokens), total_tokens=10 + len(tokens)
+        )
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="", response_metadata={"finish_reason": reason}, usage_metadata=usage
             )
         )
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        # Call caches take only serializable models; this fake keys its calls itself.
-        return True
-
-    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
-        # One fake and its copies (they share `calls`), and their output limit.
-        return f"scripted {id(self.calls)} {self.max_tokens} {stop} {sorted(kwargs.items())}"
-
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
-        copy = super().model_copy(update=update, deep=deep)
-        object.__setattr__(copy, "calls", self.calls)
-        return copy

@@ -53,7 +53,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"{}")
+        body: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
+        return body
 
     def send_json(self, payload: Any, status: int = 200) -> None:
         data = json.dumps(payload).encode()

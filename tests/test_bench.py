@@ -86,7 +86,7 @@ def by_system(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def accuracy(records: list[dict[str, Any]]) -> float:
-    return sum(r["correct"] for r in records) / len(records)
+    return float(sum(r["correct"] for r in records) / len(records))
 
 
 def test_every_system_runs_on_the_same_items(tmp_path: Path) -> None:

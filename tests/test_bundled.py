@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,16 +98,17 @@ def test_server_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
 
 def test_the_embedded_chat_model_reads_the_prompt_length_off_every_chunk() -> None:
     from langchain_core.messages import AIMessageChunk
+    from pydantic import SecretStr
 
     from adaswitch_graph.calls import PROMPT_TOKENS
     from adaswitch_graph.embedded import EmbeddedChatOpenAI
 
-    model = EmbeddedChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="-")
+    model = EmbeddedChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key=SecretStr("-"))
 
     def timings(n: int) -> dict[str, int]:
         return {"cache_n": 26, "prompt_n": 8, "predicted_n": n}
 
-    chunks = [  # as llama.cpp streams them with timings_per_token
+    chunks: list[dict[str, Any]] = [  # as llama.cpp streams them with timings_per_token
         {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
         {"choices": [{"index": 0, "delta": {"content": "Hi"}}], "timings": timings(1)},
         {"choices": [{"index": 0, "delta": {"content": "!"}}], "timings": timings(2)},

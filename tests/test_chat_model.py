@@ -51,10 +51,11 @@ async def test_usage_callbacks_count_each_token_once() -> None:
     counter = UsageMetadataCallbackHandler()
     message = await (PROMPT | model()).ainvoke({"question": QUESTION}, {"callbacks": [counter]})
     assert list(counter.usage_metadata) == ["adaswitch"]  # not the inner calls again
+    assert message.usage_metadata is not None
     assert (
         counter.usage_metadata["adaswitch"]["total_tokens"]
         == message.usage_metadata["total_tokens"]
-    )  # type: ignore[index]
+    )
 
 
 def test_a_trace_writer_in_the_chain_sees_the_graph() -> None:

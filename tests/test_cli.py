@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 from pathlib import Path
@@ -89,9 +90,9 @@ def test_cloud_api_key_missing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def hide_package(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
     """Make `package` look uninstalled, and forget servers other tests started."""
-    real = bundled.importlib.util.find_spec
+    real = importlib.util.find_spec
     monkeypatch.setattr(
-        bundled.importlib.util,
+        importlib.util,
         "find_spec",
         lambda name, *a: None if name == package else real(name, *a),
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import START, MessagesState, StateGraph
@@ -20,7 +21,7 @@ from adaswitch_graph import (
 )
 from adaswitch_graph.errors import InvalidQuestionError
 from adaswitch_graph.verifier import Verifier
-from tests.conftest import JUDGED_VERIFIER, TEST_VERIFIER, ask
+from tests.conftest import JUDGED_VERIFIER, QUESTION, TEST_VERIFIER, ask
 from tests.fakes import (
     GOOD_RUN,
     SHAKY_EVENTS,
@@ -226,7 +227,7 @@ def test_interrupt_before_cloud_and_resume(build: Any) -> None:
     graph = create_adaswitch_graph(local, cloud, verifier=TEST_VERIFIER).compile(
         checkpointer=InMemorySaver(), interrupt_before=["cloud_assist"]
     )
-    config = {"configurable": {"thread_id": "t2"}}
+    config: RunnableConfig = {"configurable": {"thread_id": "t2"}}
     graph.invoke(ask(), config)
     assert graph.get_state(config).next == ("cloud_assist",)
     assert cloud.calls == []
@@ -296,7 +297,7 @@ def test_prefill_is_detected_on_self_hosted_openai_compatible_servers() -> None:
     from adaswitch_graph.embedded import EmbeddedChatOpenAI
     from adaswitch_graph.models import supports_prefill
 
-    server = {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key": "-"}
+    server: dict[str, Any] = {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key": "-"}
     assert supports_prefill(EmbeddedChatOpenAI(**server))  # a subclass, as the embedded one
     assert supports_prefill(ChatOpenAI(**server).bind(stop=["x"]))
     hosted = {**server, "base_url": "https://api.openai.com/v1"}
@@ -552,7 +553,7 @@ def test_custom_state_schema_and_subgraph_use() -> None:
     outer = StateGraph(MessagesState)
     outer.add_node("solver", inner)
     outer.add_edge(START, "solver")
-    result = outer.compile().invoke(ask())
+    result = outer.compile().invoke(MessagesState(messages=[HumanMessage(QUESTION)]))
     assert result["messages"][-1].content == "72"
 
 

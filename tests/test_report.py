@@ -157,7 +157,7 @@ def test_the_target_is_met_only_by_a_system_that_does_not_read_the_answer_key() 
     ]
     # On the edge as counts give it: local 4 of 10 right, cloud 9, this system 7.
     counted = replace(edge, gap_recovered=(0.7 - 0.4) / (0.9 - 0.4), cloud_output_share=2 / 5)
-    assert counted.gap_recovered < 0.6
+    assert counted.gap_recovered is not None and counted.gap_recovered < 0.6
     assert target_lines([*rows, counted]) == [TARGET + "met by selfverify:0.2 (60% for 40%)"]
 
 

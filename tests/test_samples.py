@@ -14,7 +14,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from adaswitch_graph import AlwaysLocal, TraceWriter, Verifier, create_adaswitch_graph
 from adaswitch_graph.bench import BenchSetup, parse_sweep, parse_system, run_bench
@@ -90,7 +90,7 @@ async def test_each_step_is_sampled_and_every_sample_is_paid_for(use_async: bool
     # 2 steps x (1 draft + 3 samples); the samples' 5 output tokens each are charged.
     usage = result["usage"]["local"]
     assert usage["calls"] == 8
-    drafted = sum(m.usage_metadata["output_tokens"] for m in GOOD_RUN)  # type: ignore[index]
+    drafted = sum(m.usage_metadata["output_tokens"] for m in GOOD_RUN if m.usage_metadata)
     assert usage["output_tokens"] == drafted + 6 * 5
 
 
@@ -121,7 +121,9 @@ def test_an_ollama_model_samples_through_its_options() -> None:
     # Ollama's client refuses `temperature` and `seed` as call arguments: bound that
     # way, every sample failed. ChatOllama sends its settings as the request's options.
     local = ChatOllama(model="qwen2.5-coder:0.5b", temperature=0, num_predict=64)
-    params = sampling(local, 2)._chat_params([])
+    sampled = sampling(local, 2)
+    assert isinstance(sampled, ChatOllama)
+    params = sampled._chat_params([])
     assert params["options"] == {"num_predict": 64, "temperature": SAMPLE_TEMPERATURE, "seed": 2}
     assert "seed" not in params and "temperature" not in params
     assert local.temperature == 0  # the draft itself stays greedy
@@ -131,9 +133,10 @@ def test_a_used_model_s_copies_are_cached_apart_from_it() -> None:
     # langchain-core fixes a model's cache key at its first call and model_copy kept
     # it: a cloud part limited to k tokens was looked up as a full step, and every
     # sampling seed as the greedy draft.
-    model = ChatOpenAI(model="m", api_key="k", base_url="http://127.0.0.1:9/v1", max_tokens=256)
+    url = "http://127.0.0.1:9/v1"
+    model = ChatOpenAI(model="m", api_key=SecretStr("k"), base_url=url, max_completion_tokens=256)
     key = model._get_llm_string()
-    copies = [with_output_limit(model, 8), sampling(model, 0), sampling(model, 1)]
+    copies: list[Any] = [with_output_limit(model, 8), sampling(model, 0), sampling(model, 1)]
     assert len({key, *(copy._get_llm_string() for copy in copies)}) == 4
     assert model._get_llm_string() == key and model.max_tokens == 256
 

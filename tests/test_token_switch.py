@@ -21,6 +21,7 @@ from adaswitch_graph.bench import (
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.nodes.local_reason import new_step
 from adaswitch_graph.policies import RandomTokenPolicy, TokenLevel, parse_policy
+from adaswitch_graph.signals import TokenLogprobs
 from adaswitch_graph.spans import aligned, cut_short, doubted
 from adaswitch_graph.state import Step, TokenScore
 from adaswitch_graph.trace import read_trace, replay
@@ -269,7 +270,7 @@ def test_bad_token_policy_specs_say_what_is_wrong(spec: str, match: str) -> None
 
 
 def test_only_the_tokens_that_spell_the_text_can_be_doubted() -> None:
-    tokens = [
+    tokens: TokenLogprobs = [
         {"token": "", "logprob": -0.1},  # bytes completed by the next token
         {"token": ".\nN", "logprob": -0.3},
         {"token": "o", "logprob": -0.2},

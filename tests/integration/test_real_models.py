@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +79,12 @@ def test_streaming_tokens_keeps_the_signals() -> None:
     # asking the model's verdict.
     local = resolve_model(f"embedded:{LOCAL}")
     agent = create_adaswitch_agent(local, local, policy=AlwaysLocal(), max_steps=2)
-    streamed, final = [], {}
-    for mode, chunk in agent.stream(
+    streamed: list[str] = []
+    final: dict[str, Any] = {}
+    parts: Iterator[Any] = agent.stream(
         {"messages": [("user", SIMPLE)]}, stream_mode=["messages", "values"]
-    ):
+    )
+    for mode, chunk in parts:
         if mode == "messages":
             streamed.append(chunk[1]["langgraph_node"])
         else:
