@@ -54,8 +54,9 @@ class ModelRequest:
     (closing the stream stops the server writing). Such a reply has the finish reason
     `STOPPED_EARLY`, counts the tokens it received as its output tokens (a token a
     chunk from a backend that sends no log-probabilities), and as input
-    tokens the `PROMPT_TOKENS` its chunks carried (0 when the backend sends none
-    before its usage report, as Ollama)."""
+    tokens the `PROMPT_TOKENS` its chunks carried (none when the backend sends it only
+    in its usage report, as Ollama and OpenAI's API: its characters are then
+    `uncounted_input_chars`)."""
 
 
 @dataclass(frozen=True)
@@ -244,18 +245,21 @@ def _as_message(message: Any) -> AIMessage | None:
 
 def usage_of(request: ModelRequest, message: AIMessage | None) -> Usage:
     """The ledger entry of one call: characters from what was sent and received,
-    tokens as the provider reported them (0 when it reported none)."""
+    tokens as the provider reported them (0 when it reported none; its characters sent
+    are then `uncounted_input_chars` too)."""
     sent = sum(len(m.text) for m in request.messages)
     received = message.text if message is not None else ""
     if request.prefill and received.startswith(request.prefill):
         received = received[len(request.prefill) :]
     reported: Mapping[str, Any] = (message.usage_metadata if message is not None else None) or {}
+    input_tokens = int(reported.get("input_tokens", 0))
     return {
         request.role: RoleUsage(
             calls=1,
-            input_tokens=int(reported.get("input_tokens", 0)),
+            input_tokens=input_tokens,
             output_tokens=int(reported.get("output_tokens", 0)),
             input_chars=sent,
             output_chars=len(received),
+            uncounted_input_chars=0 if input_tokens else sent,
         )
     }

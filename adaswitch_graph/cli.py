@@ -30,7 +30,7 @@ from adaswitch_graph.graph import (
 from adaswitch_graph.models import resolve_model
 from adaswitch_graph.nodes.prepare import question_from_messages
 from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
-from adaswitch_graph.state import Usage
+from adaswitch_graph.state import Usage, estimated_input_tokens
 from adaswitch_graph.trace import TraceWriter
 from adaswitch_graph.verifier import Verifier
 
@@ -193,16 +193,19 @@ def cloud_output_share(usage: Usage) -> float:
 
 
 def usage_table(usage: Usage) -> Table:
+    from adaswitch_graph.report import tokens_text
+
     table = Table(title="usage", title_justify="left")
     for column in ("side", "calls", "input tokens", "output tokens", "chars sent"):
         table.add_column(column, justify="right" if column != "side" else "left")
     for role in ("local", "cloud"):
         counts = usage.get(role)
         if counts:
+            tokens_in = estimated_input_tokens(counts)
             table.add_row(
                 role,
                 str(counts["calls"]),
-                str(counts["input_tokens"]),
+                tokens_text(tokens_in, tokens_in - counts["input_tokens"]),
                 str(counts["output_tokens"]),
                 str(counts["input_chars"]),
             )
@@ -403,6 +406,7 @@ def _print_report(
     from adaswitch_graph.bench import peak_rss_mb
     from adaswitch_graph.report import (
         COLUMNS,
+        estimate_lines,
         markdown_table,
         plot_frontier,
         row_cells,
@@ -428,15 +432,15 @@ def _print_report(
     base = results.with_name(f"{results.stem}-{part}{results.suffix}") if part else results
     markdown = base.with_suffix(".md")
     text = markdown_table(rows)
-    verdict = target_lines(rows)
-    markdown.write_text(text + "".join(f"\n{line}\n" for line in verdict))
+    notes = estimate_lines(rows) + target_lines(rows)
+    markdown.write_text(text + "".join(f"\n{line}\n" for line in notes))
     if _fits(table):
         console.print(table)
     else:
         # Narrower than the table (a small terminal, or output sent to a file, which rich
         # takes as 80 columns), rich would squeeze most columns to nothing.
         typer.echo(f"{title}\n{text}")
-    for line in verdict:
+    for line in notes:
         typer.echo(line)
     plot = plot_frontier(rows, base.with_suffix(".png"), title=name)
     # A results file gathers runs of several processes (resumed, appended, run before a

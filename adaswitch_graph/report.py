@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adaswitch_graph.bench import item_records
+from adaswitch_graph.state import USAGE_FIELDS, estimated_input_tokens
 
 PRICES: dict[str, tuple[float, float]] = {
     "embedded:qwen2.5-coder-0.5b": (0.0, 0.0),
@@ -49,6 +50,12 @@ class Row:
     """Local input + output tokens per question."""
     cloud_tokens: float
     """Cloud input + output tokens per question."""
+    local_tokens_estimated: float
+    """Of `local_tokens`, the input tokens estimated from characters the backend reported
+    no tokens for (`RoleUsage.uncounted_input_chars`, at the tokens per character of the
+    system's other calls to that side); they are priced in `cost_per_1k` too."""
+    cloud_tokens_estimated: float
+    """Of `cloud_tokens`, the same."""
     cloud_chars_sent: float
     """Characters sent to the cloud per question, every message of every call: the text
     that leaves the machine (fewer output tokens can cost more of it, in more calls)."""
@@ -107,7 +114,9 @@ def summarize(
         correct = sum(bool(r["correct"]) for r in rs)
         steps = sum(r.get("steps", 0) for r in rs)
         cloud_steps = sum(_cloud_steps(r) for r in rs)
-        cost = sum(_price(local_price, r, "local") + _price(cloud_price, r, "cloud") for r in rs)
+        local_use, cloud_use = _pooled(rs, "local"), _pooled(rs, "cloud")
+        local_in, cloud_in = estimated_input_tokens(local_use), estimated_input_tokens(cloud_use)
+        cost = _price(local_price, local_in, local_use) + _price(cloud_price, cloud_in, cloud_use)
         low, high = wilson(correct, n)
         rows.append(
             Row(
@@ -123,8 +132,10 @@ def summarize(
                 steps=steps / n if n else 0.0,
                 cloud_step_rate=cloud_steps / steps if steps else 0.0,
                 cloud_output_share=None,
-                local_tokens=_mean(rs, "local_input_tokens") + _mean(rs, "local_output_tokens"),
-                cloud_tokens=_mean(rs, "cloud_input_tokens") + _mean(rs, "cloud_output_tokens"),
+                local_tokens=(local_in + local_use["output_tokens"]) / n,
+                cloud_tokens=(cloud_in + cloud_use["output_tokens"]) / n,
+                local_tokens_estimated=(local_in - local_use["input_tokens"]) / n,
+                cloud_tokens_estimated=(cloud_in - cloud_use["input_tokens"]) / n,
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
                 items_per_min=None if _reused(all_records) else speed.get(system),
@@ -202,10 +213,13 @@ def recorded_prices(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[flo
     return found
 
 
-def _price(price: tuple[float, float], record: Mapping[str, Any], role: str) -> float:
-    tokens_in = float(record.get(f"{role}_input_tokens", 0))
-    tokens_out = float(record.get(f"{role}_output_tokens", 0))
-    return (price[0] * tokens_in + price[1] * tokens_out) / 1e6
+def _pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
+    """The usage ledger of `role` summed over `records`."""
+    return {f: sum(int(r.get(f"{role}_{f}", 0)) for r in records) for f in USAGE_FIELDS}
+
+
+def _price(price: tuple[float, float], tokens_in: float, usage: Mapping[str, int]) -> float:
+    return (price[0] * tokens_in + price[1] * usage["output_tokens"]) / 1e6
 
 
 def _items_per_min(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -251,13 +265,31 @@ def row_cells(row: Row) -> list[str]:
         f"{row.steps:.1f}",
         f"{row.cloud_step_rate:.0%}",
         "-" if row.cloud_output_share is None else f"{row.cloud_output_share:.0%}",
-        f"{row.local_tokens:.0f}",
-        f"{row.cloud_tokens:.0f}",
+        tokens_text(row.local_tokens, row.local_tokens_estimated),
+        tokens_text(row.cloud_tokens, row.cloud_tokens_estimated),
         f"{row.cloud_chars_sent:.0f}",
         f"{row.cost_per_1k:.3f}",
         "-" if row.items_per_min is None else f"{row.items_per_min:.1f}",
         f"{row.reused:.0%}",
         str(row.errors),
+    ]
+
+
+def tokens_text(tokens: float, estimated: float) -> str:
+    """`tokens`, saying how many of them are estimates."""
+    return f"{tokens:.0f}" + (f" ({estimated:.0f} est.)" if round(estimated) else "")
+
+
+def estimate_lines(rows: Sequence[Row]) -> list[str]:
+    """Which rows count input tokens the backend never reported, and how."""
+    systems = [r.system for r in rows if round(r.local_tokens_estimated + r.cloud_tokens_estimated)]
+    if not systems:
+        return []
+    return [
+        f"tokens marked 'est.' ({', '.join(systems)}): input tokens of calls the backend "
+        f"reported none for (streams closed before the usage report: Ollama, OpenAI's API), "
+        f"estimated from their characters at the tokens per character of the other calls; "
+        f"$/1k q prices them"
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal, NotRequired, TypedDict
 
 from langgraph.graph import MessagesState
@@ -77,20 +78,47 @@ class RoleUsage(TypedDict):
     output_tokens: int
     input_chars: int
     output_chars: int
+    uncounted_input_chars: int
+    """Of `input_chars`, those of calls whose input tokens the backend never reported
+    (`input_tokens` leaves them out): a stream closed early on a backend that gives the
+    prompt's length only in its final usage report (Ollama, OpenAI's API), a failed
+    call, a backend that reports no usage. `estimated_input_tokens` counts them."""
 
 
 Usage = dict[str, RoleUsage]
 
 USAGE_FIELDS: tuple[str, ...] = tuple(RoleUsage.__annotations__)
 
+CHARS_PER_TOKEN = 4.0
+"""The usual size of an English token in characters: what a call's uncounted characters
+are taken to hold when no call of the ledger reported its input tokens."""
+
 
 def empty_usage() -> RoleUsage:
-    return RoleUsage(calls=0, input_tokens=0, output_tokens=0, input_chars=0, output_chars=0)
+    return RoleUsage(
+        calls=0,
+        input_tokens=0,
+        output_tokens=0,
+        input_chars=0,
+        output_chars=0,
+        uncounted_input_chars=0,
+    )
+
+
+def estimated_input_tokens(counts: RoleUsage | Mapping[str, int]) -> float:
+    """`input_tokens` plus the tokens of `uncounted_input_chars`, at the tokens per
+    character of the calls that reported theirs (`CHARS_PER_TOKEN` when none did)."""
+    uncounted = counts.get("uncounted_input_chars", 0)
+    counted_chars = counts.get("input_chars", 0) - uncounted
+    tokens = counts.get("input_tokens", 0)
+    per_char = tokens / counted_chars if tokens and counted_chars > 0 else 1 / CHARS_PER_TOKEN
+    return tokens + uncounted * per_char
 
 
 def merge_usage(left: Usage | None, right: Usage | None) -> Usage:
     """Reducer: add per-role counters."""
-    merged: Usage = {role: RoleUsage(**counts) for role, counts in (left or {}).items()}
+    # `{**empty_usage(), ...}`: a ledger checkpointed before a field was added lacks it.
+    merged: Usage = {role: {**empty_usage(), **counts} for role, counts in (left or {}).items()}
     for role, counts in (right or {}).items():
         total = merged.setdefault(role, empty_usage())
         for field in USAGE_FIELDS:

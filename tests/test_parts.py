@@ -22,7 +22,12 @@ from adaswitch_graph import (
 )
 from adaswitch_graph.policies import describe_policy, parse_policy, policy_from_description
 from adaswitch_graph.signals import confidence_signals, judge_p_correct, token_logprobs
-from adaswitch_graph.state import merge_usage
+from adaswitch_graph.state import (
+    CHARS_PER_TOKEN,
+    empty_usage,
+    estimated_input_tokens,
+    merge_usage,
+)
 from adaswitch_graph.steps import clean_step, extract_answer
 
 
@@ -110,13 +115,16 @@ def test_budget() -> None:
         Budget(max_cloud_calls=-1)
 
 
-def counts(calls: int, tin: int, tout: int, cin: int, cout: int) -> dict[str, int]:
+def counts(
+    calls: int, tin: int, tout: int, cin: int, cout: int, uncounted: int = 0
+) -> dict[str, int]:
     return {
         "calls": calls,
         "input_tokens": tin,
         "output_tokens": tout,
         "input_chars": cin,
         "output_chars": cout,
+        "uncounted_input_chars": uncounted,
     }
 
 
@@ -130,11 +138,24 @@ def test_merge_usage() -> None:
             "output_chars": 3,
         }
     }
-    b = {"local": counts(1, 1, 1, 1, 1), "cloud": counts(1, 7, 4, 20, 8)}
+    b = {"local": counts(1, 1, 1, 1, 1, 1), "cloud": counts(1, 7, 4, 20, 8)}
     merged = merge_usage(a, b)  # type: ignore[arg-type]
-    assert merged["local"] == counts(2, 6, 3, 10, 4)
+    assert merged["local"] == counts(2, 6, 3, 10, 4, 1)
     assert merged["cloud"]["input_chars"] == 20
     assert a["local"]["calls"] == 1  # the reducer does not mutate its inputs
+    # A ledger written before `uncounted_input_chars` existed merges as having none.
+    assert merge_usage(a, {})["local"]["uncounted_input_chars"] == 0  # type: ignore[arg-type]
+
+
+def test_uncounted_characters_are_counted_at_the_rate_of_the_counted_ones() -> None:
+    # 300 characters in calls that reported 100 tokens; 150 more in calls that did not.
+    usage = {"input_tokens": 100, "input_chars": 450, "uncounted_input_chars": 150}
+    assert estimated_input_tokens(usage) == pytest.approx(150)
+    assert estimated_input_tokens({**usage, "uncounted_input_chars": 0}) == 100
+    # No call reported any: CHARS_PER_TOKEN characters a token.
+    nothing = {"input_tokens": 0, "input_chars": 400, "uncounted_input_chars": 400}
+    assert estimated_input_tokens(nothing) == 400 / CHARS_PER_TOKEN
+    assert estimated_input_tokens(empty_usage()) == 0
 
 
 def test_verifier_default_is_monotone_in_confidence() -> None:

@@ -10,11 +10,14 @@ import matplotlib.pyplot as plt
 import pytest
 
 from adaswitch_graph.report import (
+    COLUMNS,
     auroc,
+    estimate_lines,
     frontier_figure,
     markdown_table,
     plot_frontier,
     recorded_prices,
+    row_cells,
     summarize,
     target_lines,
     wilson,
@@ -90,6 +93,26 @@ def test_the_summary_prices_with_the_prices_the_runs_recorded() -> None:
     assert cloud_cost([*records(), first, later]) == pytest.approx(0.14)  # the later run's
     assert cloud_cost([*records(), first], c=(0.0, 10.0)) == pytest.approx(0.4)  # asked wins
     assert recorded_prices([first, later, meta]) == {"c": (0.5, 1.0)}
+
+
+def test_input_tokens_a_backend_did_not_report_are_estimated_priced_and_marked() -> None:
+    rs = records()
+    for r in rs:
+        if r.get("system") == "cloud":
+            r["cloud_input_chars"] = 800
+            if r["item"] in ("q0", "q1"):  # calls whose backend reported no input tokens
+                r["cloud_uncounted_input_chars"], r["cloud_input_tokens"] = 800, 0
+    rows = {r.system: r for r in summarize(rs, cloud_model="c", prices={"c": (1.0, 2.0)})}
+    cloud = rows["cloud"]
+    # The other calls had 200 tokens in 800 characters: so have these.
+    assert cloud.cloud_tokens_estimated == pytest.approx(2 * 200 / 10)
+    assert cloud.cloud_tokens == pytest.approx(240)
+    assert cloud.cost_per_1k == pytest.approx(1000 * 280 / 1e6)
+    assert row_cells(cloud)[COLUMNS.index("cloud tok./q")] == "240 (40 est.)"
+    assert row_cells(rows["local"])[COLUMNS.index("cloud tok./q")] == "0"
+    (line,) = estimate_lines(list(rows.values()))
+    assert "(cloud)" in line
+    assert estimate_lines(summarize(records())) == []
 
 
 def test_summary_arithmetic() -> None:

@@ -18,12 +18,13 @@ from adaswitch_graph.bench import (
     parse_system,
     run_bench,
 )
+from adaswitch_graph.calls import PROMPT_TOKENS
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.nodes.local_reason import new_step
 from adaswitch_graph.policies import RandomTokenPolicy, TokenLevel, parse_policy
 from adaswitch_graph.signals import TokenLogprobs
 from adaswitch_graph.spans import aligned, cut_short, doubted
-from adaswitch_graph.state import Step, TokenScore
+from adaswitch_graph.state import Step, TokenScore, estimated_input_tokens
 from adaswitch_graph.trace import read_trace, replay
 from adaswitch_graph.viewer import executed_path, trace_html, trace_mermaid
 from tests.conftest import QUESTION, ask
@@ -383,6 +384,31 @@ def test_a_confirmation_from_a_backend_without_logprobs_is_still_counted() -> No
     result = graph.invoke(ask())
     assert [c["read"] for c in cloud.calls] == [1, 1, 1, 1]
     assert result["usage"]["cloud"]["output_tokens"] == 4
+
+
+class FinalReportChatModel(ContinuingChatModel):
+    """A continuing backend that gives the prompt's length only in its final usage
+    report, as Ollama and OpenAI's API do."""
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Any:
+        for chunk in super()._stream(*args, **kwargs):
+            chunk.message.response_metadata.pop(PROMPT_TOKENS, None)
+            yield chunk
+
+
+def test_a_stream_closed_before_its_usage_report_leaves_its_input_tokens_estimated() -> None:
+    counted = confirming({"4", "6"})[1].invoke(ask())["usage"]["cloud"]
+    assert counted["input_tokens"] == 5 * 10 and counted["uncounted_input_chars"] == 0
+    assert estimated_input_tokens(counted) == 50
+    cloud, graph = confirming({"4", "6"}, cloud=FinalReportChatModel(texts=[RIGHT, WRONG]))
+    usage = graph.invoke(ask())["usage"]["cloud"]
+    # The four confirmations were closed after a token; the disagreement ran to its end.
+    assert [c["read"] for c in cloud.calls] == [1, 1, 1, 1, 2]
+    assert usage["input_tokens"] == 10
+    assert usage["input_chars"] == counted["input_chars"]
+    assert 0.7 < usage["uncounted_input_chars"] / usage["input_chars"] < 0.9
+    # Every call's prompt is 10 tokens in this fake and about as long as the others.
+    assert 45 < estimated_input_tokens(usage) < 55
 
 
 def test_the_doubted_token_is_the_one_after_the_kept_text() -> None:

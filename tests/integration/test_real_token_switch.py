@@ -13,6 +13,7 @@ from typing import Any
 from adaswitch_graph import TokenPolicy, TraceWriter, create_adaswitch_agent, read_trace
 from adaswitch_graph.embedded import embedded_server
 from adaswitch_graph.models import resolve_model
+from adaswitch_graph.state import estimated_input_tokens
 from tests.servers import OllamaShim
 
 QUESTION = (
@@ -63,6 +64,7 @@ def test_the_real_cloud_continues_the_real_local_models_doubted_tokens(tmp_path:
     check_switches(result, trace, TokenPolicy(tau=0.8, k=8))
     # Every local call counts its prompt, those stopped at a doubted token included.
     assert all(e["usage"]["local"]["input_tokens"] > 0 for e in trace.of("drafted"))
+    assert result["usage"]["local"]["uncounted_input_chars"] == 0
 
 
 def test_token_switching_through_the_ollama_api(tmp_path: Path) -> None:
@@ -79,6 +81,11 @@ def test_token_switching_through_the_ollama_api(tmp_path: Path) -> None:
     (trace,) = read_trace(path)
     check_switches(result, trace, policy)
     assert limits.count(policy.k) == result["usage"]["cloud"]["calls"]
+    # Ollama gives a prompt's length only in its final report: the local streams closed
+    # at a doubted token have their input tokens estimated from their characters.
+    local = result["usage"]["local"]
+    assert 0 < local["uncounted_input_chars"] < local["input_chars"]
+    assert estimated_input_tokens(local) > local["input_tokens"] > 0
 
 
 def test_with_confirm_the_real_cloud_stops_at_a_doubted_token_it_writes_too(
