@@ -42,7 +42,6 @@ import json
 import math
 import resource
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +51,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelLike
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
-from adaswitch_graph.callcache import CallCache, hits
+from adaswitch_graph.callcache import CallCache, hits, keyed_by_settings
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.graph import DEFAULT_MAX_STEPS, DEFAULT_SAMPLES, create_adaswitch_graph
@@ -336,16 +335,7 @@ def _with_cache(model: LanguageModelLike, cache: CallCache | None) -> LanguageMo
     if cache is None or not isinstance(model, BaseChatModel):
         return model
     if not model.is_lc_serializable():
-        # langchain keys a cached call by the model's serialized settings; one that is
-        # not serializable is keyed by its class alone, so two ChatOllama models (a
-        # local and a cloud, or an output limit and none) would be served each
-        # other's replies.
-        warnings.warn(
-            f"{type(model).__name__} is not serializable, so a call cache cannot tell its "
-            "model and settings apart: its calls are not reused (each is made)",
-            stacklevel=2,
-        )
-        return model
+        model = keyed_by_settings(model)
     return with_settings(model, cache=cache)
 
 

@@ -17,9 +17,10 @@ import threading
 from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import message_to_dict, messages_from_dict
 from langchain_core.outputs import ChatGeneration, Generation
 
@@ -82,6 +83,46 @@ class CallCache(BaseCache):
             self._db.close()
 
 
+_Model = TypeVar("_Model", bound=BaseChatModel)
+
+_NOT_SETTINGS = {"cache", "callbacks", "callback_manager", "verbose", "tags", "metadata"}
+"""Fields of a chat model that do not change its replies."""
+
+_keyed: dict[type[BaseChatModel], type[BaseChatModel]] = {}
+
+
+def keyed_by_settings(model: _Model) -> _Model:
+    """A copy of `model` that a call cache keys by its class and settings.
+
+    langchain-core keys the calls of a model that is not serializable (ChatOllama) by
+    its class alone: two of them, a local and a cloud model, or one with an output
+    limit and one without, would be served each other's replies. The copy is of a
+    subclass whose cache key holds every field that can change a reply; its copies
+    (an output limit, a sampling seed) keep the subclass, so are keyed apart too.
+    """
+    cls = type(model)
+    if cls in _keyed.values():
+        return model
+    if cls not in _keyed:
+        _keyed[cls] = _keyed_class(cls)
+    copy = model.model_copy()
+    # The same fields and private state (a client made by a validator): only the
+    # class, so its cache key, changes.
+    object.__setattr__(copy, "__class__", _keyed[cls])
+    return copy
+
+
+def _keyed_class(cls: type[BaseChatModel]) -> type[BaseChatModel]:
+    name = f"{cls.__module__}.{cls.__qualname__}"
+
+    def _get_llm_string(self: BaseChatModel, stop: list[str] | None = None, **kwargs: Any) -> str:
+        settings = self.model_dump(exclude=_NOT_SETTINGS)
+        key = {"class": name, "settings": settings, "stop": stop, "call": kwargs}
+        return json.dumps(key, sort_keys=True, default=repr)
+
+    return type(cls.__name__, (cls,), {"_get_llm_string": _get_llm_string})
+
+
 def _model_key(llm_string: str) -> str:
     # An embedded server listens on a new loopback port each run; the model name and
     # settings, not the port, say which replies are the same.
@@ -96,7 +137,16 @@ def _dumps(generations: Sequence[Generation]) -> str:
         rows.append(
             {"message": message_to_dict(generation.message), "info": generation.generation_info}
         )
-    return json.dumps(rows)
+    return json.dumps(rows, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    # A client's own types in a reply's metadata (Ollama's `Logprob`s) are pydantic
+    # models; their readers take the dicts they dump to as well.
+    dump = getattr(value, "model_dump", None)
+    if not callable(dump):
+        raise TypeError(f"a {type(value).__name__} in a reply cannot be cached")
+    return dump()
 
 
 def _loads(text: str) -> list[Generation]:

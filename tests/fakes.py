@@ -71,8 +71,9 @@ class RecordingChatModel(GenericFakeChatModel):
     """The bookkeeping of the fakes below: their calls go to `calls`, shared with the
     copies made for an output limit (`max_tokens`), which keys them in a call cache."""
 
-    messages: Iterator[Any] = Field(default_factory=lambda: iter(()))
-    calls: list[dict[str, Any]] = Field(default_factory=list)
+    # Not settings: a call cache that keys a model by its fields leaves them out.
+    messages: Iterator[Any] = Field(default_factory=lambda: iter(()), exclude=True)
+    calls: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
     max_tokens: int | None = None
 
     @classmethod

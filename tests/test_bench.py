@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_ollama import ChatOllama
 
 from adaswitch_graph.bench import (
     BenchSetup,
@@ -21,9 +22,13 @@ from adaswitch_graph.bench import (
     read_records,
     run_bench,
 )
+from adaswitch_graph.callcache import CallCache, keyed_by_settings
+from adaswitch_graph.calls import sampling
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.errors import AdaSwitchError
+from adaswitch_graph.models import with_output_limit
 from adaswitch_graph.policies import RandomPolicy, SelfVerifyPolicy
+from adaswitch_graph.signals import token_logprobs
 from tests.conftest import QUESTION, TEST_VERIFIER
 from tests.fakes import (
     CONFIDENT,
@@ -178,7 +183,7 @@ def test_a_sweep_reuses_the_calls_systems_share(tmp_path: Path) -> None:
 
 
 class UnkeyedChatModel(ScriptedChatModel):
-    """A fake that a call cache keys by its class alone, as it does ChatOllama."""
+    """A fake that langchain-core's call cache keys by its class alone, as ChatOllama."""
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -188,21 +193,58 @@ class UnkeyedChatModel(ScriptedChatModel):
         return BaseChatModel._get_llm_string(self, stop, **kwargs)
 
 
-def test_models_a_call_cache_cannot_tell_apart_make_every_call(tmp_path: Path) -> None:
-    # Cached under one key, cloud alone (the local model's prompts) was served the
-    # local model's replies.
+def test_models_that_are_not_serializable_are_cached_by_their_settings(tmp_path: Path) -> None:
+    # Keyed by their class alone, cloud alone (the local model's prompts) was served
+    # the local model's replies; so their calls were not cached, and a sweep on Ollama
+    # made every call again.
     local, cloud = (
         UnkeyedChatModel(respond=quiz_model(role).respond) for role in ("local", "cloud")
     )
-    systems = [System("local", "local"), System("cloud", "cloud")]
-    with pytest.warns(UserWarning, match="not serializable"):
-        records = by_system(
-            run_bench(
-                ITEMS, systems, tmp_path / "r.jsonl", setup(local=local, cloud=cloud, reuse=True)
-            )
-        )
+    assert local._get_llm_string() == cloud._get_llm_string()
+    systems = [
+        System("local", "local"),
+        System("cloud", "cloud"),
+        *parse_sweep("selfverify:0.5,0.9"),
+    ]
+    records = by_system(
+        run_bench(ITEMS, systems, tmp_path / "r.jsonl", setup(local=local, cloud=cloud, reuse=True))
+    )
     assert all(r["correct"] for r in records["cloud"])
-    assert len(cloud.calls) == len(ITEMS) and not any(r["cached_calls"] for r in records["cloud"])
+    assert not any(r["cached_calls"] for r in records["cloud"])
+    # The local drafts of the three systems that share them are made once.
+    assert len(local.calls) == len(ITEMS)
+    assert all(r["cached_calls"] >= 1 for r in records["selfverify:0.9"])
+
+
+def test_an_ollama_model_is_keyed_by_its_model_and_settings() -> None:
+    base = keyed_by_settings(ChatOllama(model="qwen2.5-coder:0.5b", temperature=0))
+    other = keyed_by_settings(ChatOllama(model="qwen2.5-coder:1.5b", temperature=0))
+    assert isinstance(base, ChatOllama) and keyed_by_settings(base) is base
+    copies: list[Any] = [other, with_output_limit(base, 4), sampling(base, 0), sampling(base, 1)]
+    keys = {model._get_llm_string() for model in [base, *copies]}
+    assert len(keys) == 5
+    same = keyed_by_settings(ChatOllama(model="qwen2.5-coder:0.5b", temperature=0))
+    assert same._get_llm_string() == base._get_llm_string()
+    assert base._get_llm_string(stop=["x"]) != base._get_llm_string()
+
+
+def test_a_reply_holding_a_clients_own_types_is_cached_as_their_dicts() -> None:
+    from langchain_core.outputs import ChatGeneration
+    from pydantic import BaseModel
+
+    class Logprob(BaseModel):  # as the Ollama client's
+        token: str
+        logprob: float
+
+    logprobs = [Logprob(token="8", logprob=-0.25)]
+    message = AIMessage(content="8", response_metadata={"logprobs": logprobs})
+    cache = CallCache()
+    cache.update("prompt", "model", [ChatGeneration(message=message)])
+    (found,) = cache.lookup("prompt", "model") or []
+    assert isinstance(found, ChatGeneration)
+    assert token_logprobs(found.message) == [{"token": "8", "logprob": -0.25}]
+    with pytest.raises(TypeError, match="a object in a reply cannot be cached"):
+        cache.update("p", "m", [ChatGeneration(message=AIMessage("x", foo=object()))])
 
 
 async def test_the_bench_is_async_and_honours_concurrency(tmp_path: Path) -> None:

@@ -15,7 +15,9 @@ import pytest
 from langchain_core.prompts import ChatPromptTemplate
 
 from adaswitch_graph import AlwaysCloud, AlwaysLocal, SelfVerifyPolicy, create_adaswitch_agent
+from adaswitch_graph.bench import BenchSetup, System, parse_sweep, run_bench
 from adaswitch_graph.calls import SAMPLE_TEMPERATURE
+from adaswitch_graph.datasets import parse_item
 from adaswitch_graph.embedded import embedded_chat_model, embedded_server
 from adaswitch_graph.models import resolve_model, supports_prefill
 from adaswitch_graph.signals import SAMPLE_FEATURE
@@ -280,6 +282,23 @@ def test_ollama_samples_reach_the_server_with_their_seeds() -> None:
     assert {o["temperature"] for o in options if "seed" not in o} == {0.0}
     for step in steps:
         assert step["signals"][SAMPLE_FEATURE] in (0.0, 0.5, 1.0)
+
+
+def test_an_ollama_bench_reuses_the_calls_its_systems_share(tmp_path: Path) -> None:
+    name = "qwen2.5-coder:0.5b"
+    items = [parse_item({"question": SIMPLE, "answer": "#### 8"}, "simple-0")]
+    systems = [System("local", "local"), *parse_sweep("selfverify:0.3,0.9")]
+    with OllamaShim(name, upstream=embedded_server(LOCAL).url) as shim:
+        model = resolve_model(f"ollama:{name}", base_url=shim.url)
+        setup = BenchSetup(local=model, cloud=model, max_steps=3, reuse=True)
+        records = [r for r in run_bench(items, systems, tmp_path / "r.jsonl", setup) if "item" in r]
+        made = len(shim.chat_requests)
+    assert len(records) == 3 and not any(r["error"] for r in records)
+    charged = sum(r["local_calls"] + r["cloud_calls"] for r in records)
+    # The three systems share the local drafts up to a doubted step: each is charged
+    # for them, the server computes them once.
+    assert made < charged
+    assert made + sum(r["cached_calls"] for r in records) == charged
 
 
 def test_quickstart_example_runs() -> None:
