@@ -8,6 +8,7 @@ is written once.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Mapping
 from contextlib import aclosing, closing
@@ -27,6 +28,7 @@ from langchain_core.runnables.config import get_executor_for_config
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp
 
+from adaswitch_graph.errors import ContextTooSmallError
 from adaswitch_graph.models import with_settings
 from adaswitch_graph.signals import token_logprobs
 from adaswitch_graph.state import AdaSwitchState, Role, RoleUsage, Usage, merge_usage
@@ -212,9 +214,34 @@ def sampling(model: LanguageModelLike, seed: int) -> Runnable[Any, Any]:
 def _tolerated(exc: Exception, tolerate: bool) -> Exception:
     # Interrupts and other control flow of LangGraph must reach the runtime. A sample
     # that fails is tolerated: it only leaves the signal fewer samples.
-    if isinstance(exc, GraphBubbleUp) or not tolerate:
+    if isinstance(exc, GraphBubbleUp):
+        raise exc
+    exc = explained(exc)
+    if not tolerate:
         raise exc
     return exc
+
+
+_CONTEXT_FULL = re.compile(r"exceeds the available context size|maximum context length")
+"""How llama.cpp's server, and OpenAI's API and vLLM, refuse a request too long."""
+
+
+def explained(exc: Exception) -> Exception:
+    """`exc`, or for a server's refusal of a request longer than its context, a
+    `ContextTooSmallError` that says what to change (caused by `exc`)."""
+    # embedded.py reads this module's PROMPT_TOKENS.
+    from adaswitch_graph.embedded import CTX_ENV, CTX_PER_SLOT
+
+    if not _CONTEXT_FULL.search(str(exc)):
+        return exc
+    explained = ContextTooSmallError(
+        f"{exc}. The question, the solution so far and the prompt do not fit the model's "
+        f"context: a bundled model's server slots hold ${CTX_ENV} tokens (default "
+        f"{CTX_PER_SLOT}; more costs memory), so set e.g. {CTX_ENV}={2 * CTX_PER_SLOT}; "
+        "a server of your own has its own setting (vLLM's --max-model-len, llama.cpp's -c)"
+    )
+    explained.__cause__ = exc
+    return explained
 
 
 def _reply(

@@ -25,6 +25,7 @@ from adaswitch_graph.models import DEFAULT_MAX_TOKENS, TOP_LOGPROBS
 DEFAULT_LOCAL = "embedded:qwen2.5-coder-0.5b"
 DEFAULT_CLOUD = "embedded:qwen2.5-coder-1.5b"
 CTX_PER_SLOT = 2048
+CTX_ENV = "ADASWITCH_CTX"
 PROMPT_CACHE_MIB = 64
 
 
@@ -55,7 +56,7 @@ def context_per_slot() -> int:
     llama.cpp takes at least 256). A longer request fails with the server's "exceeds
     the available context size"; more costs memory, as llama.cpp sets aside each slot's
     cache up front."""
-    return _int_env("ADASWITCH_CTX", CTX_PER_SLOT)
+    return _int_env(CTX_ENV, CTX_PER_SLOT)
 
 
 def prompt_cache_mib() -> int:

@@ -18,5 +18,10 @@ class ModelUnavailableError(AdaSwitchError, RuntimeError):
     server not reachable, key missing)."""
 
 
+class ContextTooSmallError(AdaSwitchError, RuntimeError):
+    """A model's server refused a request longer than its context (the question and
+    the solution so far, with the prompt)."""
+
+
 class SamplingError(AdaSwitchError, RuntimeError):
     """Steps were to be sampled (`samples=k`), and no sampled call succeeded."""

@@ -273,6 +273,20 @@ def test_report_only_prints_the_last_runs_peak_not_an_older_ones(tmp_path: Path)
     assert "(highest of its 2 run records: 5483 MB)" in text
 
 
+def test_ask_says_how_to_make_room_for_a_request_longer_than_the_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.fakes import ScriptedChatModel
+    from tests.test_graph import CONTEXT_FULL
+
+    def full(messages: Any, _: int) -> Any:
+        raise RuntimeError(CONTEXT_FULL)
+
+    monkeypatch.setattr(cli, "resolve_model", lambda *a, **k: ScriptedChatModel(respond=full))
+    result = run("ask", "2+2?")
+    assert_one_line_error(result, "request (2053 tokens) exceeds", "ADASWITCH_CTX=4096")
+
+
 OPENAI_PAIR = ("--local", "openai:gpt-4o-mini", "--cloud", "openai:gpt-4o-mini")
 """Models that make no call until asked: the errors below come before any."""
 

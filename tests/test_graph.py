@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
@@ -19,7 +19,7 @@ from adaswitch_graph import (
     create_adaswitch_agent,
     create_adaswitch_graph,
 )
-from adaswitch_graph.errors import InvalidQuestionError
+from adaswitch_graph.errors import ContextTooSmallError, InvalidQuestionError
 from adaswitch_graph.verifier import Verifier
 from tests.conftest import JUDGED_VERIFIER, QUESTION, TEST_VERIFIER, ask
 from tests.fakes import (
@@ -161,6 +161,32 @@ def test_stream_emits_each_stage(build: Any) -> None:
     updates = [next(iter(c)) for mode, c in chunks if mode == "updates"]
     assert updates[0] == "prepare" and updates[-1] == "finalize"
     assert updates.count("cloud_assist") == 2
+
+
+CONTEXT_FULL = (
+    "Error code: 400 - request (2053 tokens) exceeds the available context size "
+    "(2048 tokens), try increasing it"
+)
+"""llama.cpp's server refusing a request longer than a slot holds."""
+
+
+def test_a_request_longer_than_the_context_says_how_to_make_room(build: Any) -> None:
+    def full(messages: list[BaseMessage], _: int) -> AIMessage:
+        raise RuntimeError(CONTEXT_FULL)
+
+    with pytest.raises(ContextTooSmallError, match=r"set e\.g\. ADASWITCH_CTX=4096") as caught:
+        build(ScriptedChatModel(respond=full), scripted_cloud()).invoke(ask())
+    assert "request (2053 tokens)" in str(caught.value)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+    # A cloud call that does not fit is one the local model stands in for, explained.
+    def cloud_full(index: int, draft: str) -> Any:
+        raise RuntimeError(CONTEXT_FULL)
+
+    result = build(scripted_local(SHAKY_RUN), scripted_cloud(cloud_full)).invoke(ask())
+    failed = result["steps"][1]
+    assert failed["cloud_error"].startswith("ContextTooSmallError: Error code: 400")
+    assert "ADASWITCH_CTX" in failed["cloud_error"] and failed["author"] == "local"
 
 
 def test_cloud_failure_degrades_to_the_local_step(build: Any) -> None:

@@ -330,3 +330,19 @@ def test_adaswitch_ctx_sets_the_context_a_slot_holds(context: int) -> None:
     else:
         assert done.returncode == 0, done.stderr
         assert int(done.stdout.split("tokens in:")[1]) > 256
+
+
+def test_ask_says_how_to_make_room_when_the_question_does_not_fit() -> None:
+    env = {**os.environ, "COLUMNS": "400", "ADASWITCH_CTX": "256", "ADASWITCH_PARALLEL": "1"}
+    pair = ("--local", f"embedded:{TINY}", "--cloud", f"embedded:{TINY}")
+    done = subprocess.run(
+        [sys.executable, "-m", "adaswitch_graph", "ask", SIMPLE * 12, *pair],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    text = " ".join(done.stderr.split())
+    assert text.startswith("error:") and "context size (256 tokens)" in text
+    assert "ADASWITCH_CTX=4096" in text
