@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -118,6 +119,10 @@ def ask(
         result = _run(graph, question, live=not as_json, config={"callbacks": callbacks})
     except (AdaSwitchError, ValueError) as exc:
         fail(exc)
+    except Exception as exc:
+        if (failure := model_failure(exc)) is None:
+            raise
+        fail(failure)
     if as_json:
         payload = {
             "question": question,
@@ -130,6 +135,28 @@ def ask(
         return
     console.print(Text.assemble("\n", ("Answer: ", "bold"), result["final_answer"]))
     console.print(usage_table(result["usage"]))
+
+
+MODEL_CLIENTS = frozenset(
+    {"openai", "anthropic", "ollama", "httpx", "httpx2", "httpcore"}
+    | {"langchain_openai", "langchain_anthropic", "langchain_ollama"}
+)
+"""Packages whose errors are a model call failing (a server down, a key refused), not a
+fault of this one."""
+
+
+def model_failure(exc: Exception) -> str | None:
+    """One line on a model call that failed, or None for an error of another kind."""
+    package = type(exc).__module__.split(".")[0]
+    if package not in MODEL_CLIENTS and not isinstance(exc, ConnectionError | TimeoutError):
+        return None
+    # LangGraph notes the node an error came from.
+    tasks = (re.search(r"task with name '(\w+)'", note) for note in getattr(exc, "__notes__", []))
+    node = next((f" in {task[1]}" for task in tasks if task), "")
+    return (
+        f"a model call failed{node}: {type(exc).__name__}: {exc} (is the model's server "
+        "running at its base URL, and is its API key valid?)"
+    )
 
 
 def _run(graph: Any, question: str, live: bool, config: dict[str, Any]) -> dict[str, Any]:

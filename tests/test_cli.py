@@ -287,6 +287,32 @@ def test_ask_says_how_to_make_room_for_a_request_longer_than_the_context(
     assert_one_line_error(result, "request (2053 tokens) exceeds", "ADASWITCH_CTX=4096")
 
 
+def test_ask_says_in_one_line_that_a_model_call_failed_and_leaves_bugs_their_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+    import openai
+
+    from tests.fakes import ScriptedChatModel
+
+    def failing(error: Exception) -> None:
+        def respond(messages: Any, _: int) -> Any:
+            raise error
+
+        model = ScriptedChatModel(respond=respond)
+        monkeypatch.setattr(cli, "resolve_model", lambda *a, **k: model)
+
+    # openai keeps the request only to show it (its own httpx's or another).
+    request: Any = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    failing(openai.APIConnectionError(request=request))
+    assert_one_line_error(
+        run("ask", "2+2?"), "a model call failed in local_reason: APIConnectionError", "base URL"
+    )
+    failing(KeyError("a bug of ours"))
+    result = run("ask", "2+2?")
+    assert isinstance(result.exception, KeyError)
+
+
 OPENAI_PAIR = ("--local", "openai:gpt-4o-mini", "--cloud", "openai:gpt-4o-mini")
 """Models that make no call until asked: the errors below come before any."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -346,3 +347,22 @@ def test_ask_says_how_to_make_room_when_the_question_does_not_fit() -> None:
     text = " ".join(done.stderr.split())
     assert text.startswith("error:") and "context size (256 tokens)" in text
     assert "ADASWITCH_CTX=4096" in text
+
+
+def test_ask_says_in_one_line_that_a_models_server_is_not_there() -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    env = {**os.environ, "COLUMNS": "400", "OPENAI_API_KEY": "sk-none"}
+    pair = ("--local", "openai:qwen", "--local-base-url", url, "--cloud", f"embedded:{TINY}")
+    done = subprocess.run(
+        [sys.executable, "-m", "adaswitch_graph", "ask", SIMPLE, *pair],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    text = " ".join(done.stderr.split())
+    assert text.startswith("error: a model call failed in local_reason:"), text
+    assert "Connection error" in text and "base URL" in text
