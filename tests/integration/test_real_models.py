@@ -30,14 +30,14 @@ LOCAL = "qwen2.5-coder-0.5b"
 TINY = "smollm2-135m"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160"}
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`adaswitch ARGS` in a fresh process, with `env` added to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "adaswitch_graph", *args],
         capture_output=True,
         text=True,
         timeout=900,
-        env=env,
+        env={**os.environ, "COLUMNS": "160", **env},
     )
 
 
@@ -334,15 +334,8 @@ def test_adaswitch_ctx_sets_the_context_a_slot_holds(context: int) -> None:
 
 
 def test_ask_says_how_to_make_room_when_the_question_does_not_fit() -> None:
-    env = {**os.environ, "COLUMNS": "400", "ADASWITCH_CTX": "256", "ADASWITCH_PARALLEL": "1"}
     pair = ("--local", f"embedded:{TINY}", "--cloud", f"embedded:{TINY}")
-    done = subprocess.run(
-        [sys.executable, "-m", "adaswitch_graph", "ask", SIMPLE * 12, *pair],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    done = cli("ask", SIMPLE * 12, *pair, ADASWITCH_CTX="256", ADASWITCH_PARALLEL="1")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     text = " ".join(done.stderr.split())
     assert text.startswith("error:") and "context size (256 tokens)" in text
@@ -353,15 +346,8 @@ def test_ask_says_in_one_line_that_a_models_server_is_not_there() -> None:
     with socket.socket() as probe:  # a loopback port nothing listens on
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
-    env = {**os.environ, "COLUMNS": "400", "OPENAI_API_KEY": "sk-none"}
     pair = ("--local", "openai:qwen", "--local-base-url", url, "--cloud", f"embedded:{TINY}")
-    done = subprocess.run(
-        [sys.executable, "-m", "adaswitch_graph", "ask", SIMPLE, *pair],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    done = cli("ask", SIMPLE, *pair, OPENAI_API_KEY="sk-none")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     text = " ".join(done.stderr.split())
     assert text.startswith("error: a model call failed in local_reason:"), text
