@@ -127,10 +127,19 @@ def parse_system(spec: str, sweep: str | None = None) -> System:
     prefixes = (SAMPLED, JUDGED, REPROMPTED)
     while prefix := next((p for p in prefixes if policy.lower().startswith(p)), None):
         policy, options = policy[len(prefix) :], options | {prefix}
+    try:
+        parsed = parse_policy(policy)
+    except ValueError as exc:
+        if not str(exc).startswith("unknown"):
+            raise
+        raise ValueError(
+            f"{exc}; or a system of the bench: {', '.join(PLAIN_SYSTEMS)}; a policy may "
+            f"follow {', '.join(prefixes)}"
+        ) from None
     return System(
         name,
         "adaswitch",
-        parse_policy(policy),
+        parsed,
         sweep,
         sampled=SAMPLED in options,
         judged=JUDGED in options,

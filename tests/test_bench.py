@@ -288,8 +288,12 @@ def test_system_specs() -> None:
     assert {s.sweep for s in gated} == {"selfverify, questions <= 300 chars"}
     with pytest.raises(ValueError, match="POLICY:T1,T2"):
         parse_sweep("selfverify")
-    with pytest.raises(ValueError, match="unknown policy spec"):
+    with pytest.raises(ValueError, match="unknown policy spec") as unknown:
         parse_system("smart")
+    assert "or a system of the bench: local, cloud, random, random-spend" in str(unknown.value)
+    with pytest.raises(ValueError, match="bad policy spec") as bad:
+        parse_system("selfverify:x")
+    assert "system of the bench" not in str(bad.value)
 
 
 @pytest.mark.parametrize(
