@@ -8,11 +8,12 @@ import difflib
 import html
 import io
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
+from adaswitch_graph.state import Usage, estimated_input_tokens, merge_usage
 from adaswitch_graph.trace import TraceRun
 
 EVENT_NODE = {
@@ -325,23 +326,26 @@ def _trace_steps(run: TraceRun) -> list[tuple[dict[str, Any], str]]:
 
 
 def _side_totals(events: Sequence[Mapping[str, Any]]) -> str:
-    totals: dict[str, dict[str, float]] = {}
+    from adaswitch_graph.report import tokens_text
+
+    usage: Usage = {}
+    seconds: defaultdict[str, float] = defaultdict(float)
     for event in events:
-        for role, counts in (event.get("usage") or {}).items():
-            side = totals.setdefault(role, {"calls": 0, "in": 0, "out": 0, "chars": 0, "s": 0.0})
-            side["calls"] += counts.get("calls", 0)
-            side["in"] += counts.get("input_tokens", 0)
-            side["out"] += counts.get("output_tokens", 0)
-            side["chars"] += counts.get("input_chars", 0)
-            side["s"] += event.get("latency_s", 0.0)
-    rows = "".join(
-        f"<tr><td>{role}</td><td>{t['calls']:.0f}</td><td>{t['in']:.0f}</td><td>{t['out']:.0f}</td>"
-        f"<td>{t['chars']:.0f}</td><td>{t['s']:.2f}</td></tr>"
-        for role, t in sorted(totals.items())
-    )
+        usage = merge_usage(usage, event.get("usage"))
+        for role in event.get("usage") or {}:
+            seconds[role] += event.get("latency_s", 0.0)
+    rows = []
+    for role, t in sorted(usage.items()):
+        tokens_in = estimated_input_tokens(t)
+        rows.append(
+            f"<tr><td>{role}</td><td>{t['calls']}</td>"
+            f"<td>{tokens_text(tokens_in, tokens_in - t['input_tokens'])}</td>"
+            f"<td>{t['output_tokens']}</td><td>{t['input_chars']}</td>"
+            f"<td>{seconds[role]:.2f}</td></tr>"
+        )
     return (
         "<table class='totals'><tr><th>side</th><th>calls</th><th>input tok</th>"
-        f"<th>output tok</th><th>chars sent</th><th>model time s</th></tr>{rows}</table>"
+        f"<th>output tok</th><th>chars sent</th><th>model time s</th></tr>{''.join(rows)}</table>"
     )
 
 

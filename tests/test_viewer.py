@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 
 from adaswitch_graph.cli import app
 from adaswitch_graph.trace import TraceWriter, read_trace
-from adaswitch_graph.viewer import bench_summary, executed_path, trace_mermaid, word_diff
+from adaswitch_graph.viewer import (
+    bench_summary,
+    executed_path,
+    trace_html,
+    trace_mermaid,
+    word_diff,
+)
 from tests.conftest import ask
 from tests.fakes import SHAKY_RUN, scripted_cloud, scripted_local
 from tests.test_bench import ITEMS, setup
@@ -158,3 +164,16 @@ def test_view_refuses_what_it_cannot_show(tmp_path: Path) -> None:
     for path in (other, tmp_path / "missing.jsonl"):
         done = runner.invoke(app, ["trace", "view", str(path)])
         assert done.exit_code == 1 and "error:" in done.output
+
+
+def test_the_totals_mark_the_input_tokens_a_backend_did_not_report(tmp_path: Path) -> None:
+    from tests.test_token_switch import RIGHT, WRONG, FinalReportChatModel, confirming
+
+    _, graph = confirming({"4", "6"}, cloud=FinalReportChatModel(texts=[RIGHT, WRONG]))
+    path = tmp_path / "run.jsonl"
+    graph.invoke(ask(), {"callbacks": [TraceWriter(path)]})
+    page = trace_html(read_trace(path))
+    rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", page))
+    # Four of the five cloud calls were closed before their usage report.
+    assert re.search(r"<td>\d+ \(\d+ est\.\)</td>", rows["cloud"]), rows["cloud"]
+    assert "est." not in rows["local"]
