@@ -229,19 +229,19 @@ _CONTEXT_FULL = re.compile(r"exceeds the available context size|maximum context 
 def explained(exc: Exception) -> Exception:
     """`exc`, or for a server's refusal of a request longer than its context, a
     `ContextTooSmallError` that says what to change (caused by `exc`)."""
-    # embedded.py reads this module's PROMPT_TOKENS.
-    from adaswitch_graph.embedded import CTX_ENV, CTX_PER_SLOT
-
     if not _CONTEXT_FULL.search(str(exc)):
         return exc
-    explained = ContextTooSmallError(
+    # Imported here: embedded.py reads this module's PROMPT_TOKENS.
+    from adaswitch_graph.embedded import CTX_ENV, CTX_PER_SLOT
+
+    error = ContextTooSmallError(
         f"{exc}. The question, the solution so far and the prompt do not fit the model's "
         f"context: a bundled model's server slots hold ${CTX_ENV} tokens (default "
         f"{CTX_PER_SLOT}; more costs memory), so set e.g. {CTX_ENV}={2 * CTX_PER_SLOT}; "
         "a server of your own has its own setting (vLLM's --max-model-len, llama.cpp's -c)"
     )
-    explained.__cause__ = exc
-    return explained
+    error.__cause__ = exc
+    return error
 
 
 def _reply(
