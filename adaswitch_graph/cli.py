@@ -31,7 +31,7 @@ from adaswitch_graph.graph import (
 from adaswitch_graph.models import resolve_model
 from adaswitch_graph.nodes.prepare import question_from_messages
 from adaswitch_graph.policies import SelfVerifyPolicy, parse_policy
-from adaswitch_graph.state import Usage, estimated_input_tokens
+from adaswitch_graph.state import Usage
 from adaswitch_graph.trace import TraceWriter
 from adaswitch_graph.verifier import Verifier
 
@@ -220,7 +220,7 @@ def cloud_output_share(usage: Usage) -> float:
 
 
 def usage_table(usage: Usage) -> Table:
-    from adaswitch_graph.report import tokens_text
+    from adaswitch_graph.report import input_tokens_text
 
     table = Table(title="usage", title_justify="left")
     for column in ("side", "calls", "input tokens", "output tokens", "chars sent"):
@@ -228,11 +228,10 @@ def usage_table(usage: Usage) -> Table:
     for role in ("local", "cloud"):
         counts = usage.get(role)
         if counts:
-            tokens_in = estimated_input_tokens(counts)
             table.add_row(
                 role,
                 str(counts["calls"]),
-                tokens_text(tokens_in, tokens_in - counts["input_tokens"]),
+                input_tokens_text(counts),
                 str(counts["output_tokens"]),
                 str(counts["input_chars"]),
             )

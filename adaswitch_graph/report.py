@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adaswitch_graph.bench import item_records
-from adaswitch_graph.state import USAGE_FIELDS, estimated_input_tokens
+from adaswitch_graph.state import USAGE_FIELDS, RoleUsage, estimated_input_tokens
 
 PRICES: dict[str, tuple[float, float]] = {
     "embedded:qwen2.5-coder-0.5b": (0.0, 0.0),
@@ -278,6 +278,12 @@ def row_cells(row: Row) -> list[str]:
 def tokens_text(tokens: float, estimated: float) -> str:
     """`tokens`, saying how many of them are estimates."""
     return f"{tokens:.0f}" + (f" ({estimated:.0f} est.)" if round(estimated) else "")
+
+
+def input_tokens_text(counts: RoleUsage) -> str:
+    """A ledger's input tokens, those estimated from characters said so."""
+    tokens = estimated_input_tokens(counts)
+    return tokens_text(tokens, tokens - counts["input_tokens"])
 
 
 def estimate_lines(rows: Sequence[Row]) -> list[str]:

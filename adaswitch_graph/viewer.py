@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
-from adaswitch_graph.state import Usage, estimated_input_tokens, merge_usage
+from adaswitch_graph.state import Usage, merge_usage
 from adaswitch_graph.trace import TraceRun
 
 EVENT_NODE = {
@@ -326,7 +326,7 @@ def _trace_steps(run: TraceRun) -> list[tuple[dict[str, Any], str]]:
 
 
 def _side_totals(events: Sequence[Mapping[str, Any]]) -> str:
-    from adaswitch_graph.report import tokens_text
+    from adaswitch_graph.report import input_tokens_text
 
     usage: Usage = {}
     seconds: defaultdict[str, float] = defaultdict(float)
@@ -336,10 +336,8 @@ def _side_totals(events: Sequence[Mapping[str, Any]]) -> str:
             seconds[role] += event.get("latency_s", 0.0)
     rows = []
     for role, t in sorted(usage.items()):
-        tokens_in = estimated_input_tokens(t)
         rows.append(
-            f"<tr><td>{role}</td><td>{t['calls']}</td>"
-            f"<td>{tokens_text(tokens_in, tokens_in - t['input_tokens'])}</td>"
+            f"<tr><td>{role}</td><td>{t['calls']}</td><td>{input_tokens_text(t)}</td>"
             f"<td>{t['output_tokens']}</td><td>{t['input_chars']}</td>"
             f"<td>{seconds[role]:.2f}</td></tr>"
         )
