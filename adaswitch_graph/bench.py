@@ -393,24 +393,37 @@ async def _run_system(
     slots = asyncio.Semaphore(setup.concurrency)
     started = time.perf_counter()
 
+    finished = 0
+
     async def one(item: Item) -> None:
-        nonlocal done
+        nonlocal done, finished
         async with slots:
             record = await _run_item(compiled, system, policy, item)
         sink.write(json.dumps(record) + "\n")
         sink.flush()
         done += 1
+        finished += 1
         if progress:
             progress(system.name, done, len(items))
 
-    await asyncio.gather(*(one(item) for item in todo))
+    try:
+        await asyncio.gather(*(one(item) for item in todo))
+    finally:
+        # A run stopped midway (Ctrl-C, a cancelled task) records its time and memory
+        # too; the items it had not finished are run again on resume.
+        _write_run_record(system, setup, sink, finished, len(todo), started)
+
+
+def _write_run_record(
+    system: System, setup: BenchSetup, sink: Any, finished: int, todo: int, started: float
+) -> None:
     names = setup.model_names or tuple(
         spec if isinstance(spec, str) else None for spec in (setup.local, setup.cloud)
     )
-    meta = {
+    meta: dict[str, Any] = {
         "meta": True,
         "system": system.name,
-        "items_run": len(todo),
+        "items_run": finished,
         "elapsed_s": round(time.perf_counter() - started, 3),
         "concurrency": setup.concurrency,
         "peak_rss_mb": peak_rss_mb(),
@@ -418,6 +431,8 @@ async def _run_system(
         "local": names[0],
         "cloud": names[1],
     }
+    if finished < todo:
+        meta["interrupted"] = True
     if setup.prices:
         meta["prices"] = {model: list(price) for model, price in setup.prices.items()}
     sink.write(json.dumps(meta) + "\n")

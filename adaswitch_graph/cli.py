@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import re
+import signal
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -396,7 +399,7 @@ def _bench_with_progress(items: Any, chosen: Any, results: Path, setup: Any) -> 
         TimeRemainingColumn,
     )
 
-    from adaswitch_graph.bench import run_bench
+    from adaswitch_graph.bench import arun_bench
 
     columns = (
         TextColumn("{task.description:<24}"),
@@ -414,7 +417,24 @@ def _bench_with_progress(items: Any, chosen: Any, results: Path, setup: Any) -> 
                 tasks[system] = bar.add_task(system, total=total)
             bar.update(tasks[system], completed=done)
 
-        run_bench(items, chosen, results, setup, progress=update)
+        async def until_stopped() -> None:
+            # SIGTERM stops a bench as Ctrl-C does, by cancelling it: the run then
+            # records its time and memory instead of dying before it could.
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+            with contextlib.suppress(NotImplementedError):  # no such handlers on Windows
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            await arun_bench(items, chosen, results, setup, progress=update)
+
+        try:
+            asyncio.run(until_stopped())
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            bar.stop()
+            errors.print(
+                f"stopped: the items finished are kept in {results}; the same command runs the rest"
+            )
+            raise typer.Exit(130) from None
 
 
 def _print_report(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -393,3 +395,58 @@ def test_calibrate_says_what_is_missing(tmp_path: Path) -> None:
         ),
         "features sample_disagreement are not recorded on every local step",
     )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_stops_a_bench_which_keeps_what_it_finished_and_records_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: signal.Signals
+) -> None:
+    from langchain_core.messages import AIMessage, BaseMessage
+
+    from adaswitch_graph.bench import read_records
+    from tests.test_bench import quiz_model
+
+    data = tmp_path / "items.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"question": f"What is {a} plus 10?", "answer": f"#### {a + 10}"}) + "\n"
+            for a in range(1, 7)
+        )
+    )
+    quiz = quiz_model("local")
+
+    def stopping(messages: list[BaseMessage], n: int) -> AIMessage | str:
+        if "What is 4 plus" in messages[-1].text:
+            os.kill(os.getpid(), stop)
+        return quiz.respond(messages, n)
+
+    model = quiz.model_copy(update={"respond": stopping})
+    monkeypatch.setattr(cli, "resolve_model", lambda *a, **k: model)
+    out = tmp_path / "run.jsonl"
+    args = ["bench", "--data", str(data), "--systems", "local", "--concurrency", "1"]
+    args += ["--out", str(out), "--no-reuse"]
+
+    def unhandled(signum: int, frame: object) -> None:
+        # Were the bench not to handle SIGTERM itself, this test would otherwise die of it.
+        raise RuntimeError("the bench left SIGTERM to its default")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        result = run(*args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 130, result.output
+    assert "Traceback" not in result.output
+    assert "stopped: the items finished are kept in" in " ".join(result.output.split())
+    records = read_records(out)
+    finished = sorted(r["item"] for r in records if not r.get("meta"))
+    assert finished == ["items-0", "items-1", "items-2"]
+    (meta,) = [r for r in records if r.get("meta")]
+    assert meta["items_run"] == 3 and meta["interrupted"] is True
+
+    # The same command runs the rest, and only the rest.
+    monkeypatch.setattr(cli, "resolve_model", lambda *a, **k: quiz)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    metas = [r for r in read_records(out) if r.get("meta")]
+    assert [m["items_run"] for m in metas] == [3, 3] and "interrupted" not in metas[1]
