@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from adaswitch_graph.bench import read_records
@@ -93,3 +97,39 @@ def test_a_token_level_system_after_cloud_alone_gets_no_whole_cached_step(
     assert cloud["cloud_output_tokens"] > 4 * cloud["cloud_calls"]  # whole steps
     assert token["cloud_calls"] > 0
     assert token["cloud_output_tokens"] <= 4 * token["cloud_calls"]
+
+
+def test_sigterm_stops_a_real_bench_which_keeps_what_it_finished(tmp_path: Path) -> None:
+    data = tmp_path / "items.jsonl"
+    question = "A box holds {} eggs. How many eggs are in 4 boxes?"
+    more = [{"question": question.format(n), "answer": f"#### {4 * n}"} for n in range(2, 12)]
+    data.write_text("".join(json.dumps(i) + "\n" for i in more))
+    out = tmp_path / "run.jsonl"
+    args = (
+        "bench", "--data", str(data), "--systems", "local",
+        "--concurrency", "1", "--max-steps", "4", "--out", str(out),
+    )  # fmt: skip
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "adaswitch_graph", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Stopped once its first item is written, with the embedded server mid-call.
+        deadline = time.monotonic() + 600
+        while not (out.exists() and out.read_text().strip()) and time.monotonic() < deadline:
+            assert bench.poll() is None, bench.communicate()
+            time.sleep(0.2)
+        bench.send_signal(signal.SIGTERM)
+        _, stderr = bench.communicate(timeout=300)
+    finally:
+        bench.kill()
+    assert bench.returncode == 130, stderr
+    assert "stopped: the items finished are kept in" in " ".join(stderr.split())
+    records = read_records(out)
+    finished = [r for r in records if not r.get("meta")]
+    (meta,) = [r for r in records if r.get("meta")]
+    assert 1 <= len(finished) < len(more)
+    assert meta["interrupted"] is True and meta["items_run"] == len(finished)
+    assert meta["peak_rss_mb"] > 0
