@@ -452,6 +452,7 @@ def _print_report(
     from adaswitch_graph.bench import peak_rss_mb
     from adaswitch_graph.report import (
         COLUMNS,
+        cost_lines,
         estimate_lines,
         markdown_table,
         plot_frontier,
@@ -478,7 +479,7 @@ def _print_report(
     base = results.with_name(f"{results.stem}-{part}{results.suffix}") if part else results
     markdown = base.with_suffix(".md")
     text = markdown_table(rows)
-    notes = estimate_lines(rows) + target_lines(rows)
+    notes = estimate_lines(rows) + target_lines(rows) + cost_lines(rows)
     markdown.write_text(text + "".join(f"\n{line}\n" for line in notes))
     if _fits(table):
         console.print(table)

@@ -299,6 +299,21 @@ def estimate_lines(rows: Sequence[Row]) -> list[str]:
     ]
 
 
+def cost_lines(rows: Sequence[Row]) -> list[str]:
+    """Each system's dollars as a multiple of the cloud alone's: the target counts the
+    tokens the cloud writes, a hosted cloud also bills what it is sent, and a system
+    that calls the cloud often can meet the one and cost more than the cloud alone."""
+    cloud = next((r for r in rows if r.kind == "cloud"), None)
+    others = [r for r in rows if r.kind not in ("local", "cloud")]
+    if cloud is None or cloud.cost_per_1k <= 0 or not others:
+        return []
+    ratios = ", ".join(f"{r.system} {r.cost_per_1k / cloud.cost_per_1k:.2f}x" for r in others)
+    return [
+        f"$ against cloud alone's ${cloud.cost_per_1k:.3f} per 1000 questions, input and "
+        f"output tokens at the price table: {ratios}"
+    ]
+
+
 def target_lines(rows: Sequence[Row]) -> list[str]:
     """Whether any system meets the target (those that read the answer key do not count),
     and where each sweep's line crosses `TARGET_SHARE`: the gap recovered on the straight

@@ -375,7 +375,14 @@ def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
     """The summary `adaswitch bench` prints for these records, as HTML: its table, the
     target check and the frontier plot (inline SVG). Costs are priced for the models
     the last run recorded, with the `--price` overrides the runs recorded."""
-    from adaswitch_graph.report import COLUMNS, frontier_figure, row_cells, summarize, target_lines
+    from adaswitch_graph.report import (
+        COLUMNS,
+        cost_lines,
+        frontier_figure,
+        row_cells,
+        summarize,
+        target_lines,
+    )
 
     models: Mapping[str, Any] = next(
         (r for r in reversed(records) if r.get("meta") and "cloud" in r), {}
@@ -388,7 +395,7 @@ def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row_cells(row)) + "</tr>"
         for row in rows
     )
-    lines = target_lines(rows)
+    lines = target_lines(rows) + cost_lines(rows)
     if not models.get("cloud"):
         lines.append(
             "costs: these runs record no name for the cloud model (they were given a model "

@@ -12,6 +12,7 @@ import pytest
 from adaswitch_graph.report import (
     COLUMNS,
     auroc,
+    cost_lines,
     estimate_lines,
     frontier_figure,
     markdown_table,
@@ -137,6 +138,21 @@ def test_summary_arithmetic() -> None:
     low, high = wilson(5, 10)
     assert (sv.ci_low, sv.ci_high) == (low, high)
     assert (sv.fixed, sv.lost, cloud.fixed, local.fixed) == (3, 0, 6, 0)
+
+
+def test_each_systems_dollars_are_put_against_the_cloud_alones() -> None:
+    rows = summarize(records(), cloud_model="c", prices={"c": (1.0, 2.0)})
+    # Cloud alone: (200 * 1 + 40 * 2) / 1e6 a question; selfverify's 4 calls of 10
+    # output tokens (and no input tokens) over 10 questions: 40 * 2 / 1e6 / 10.
+    assert cost_lines(rows) == [
+        "$ against cloud alone's $0.280 per 1000 questions, input and output tokens at the "
+        "price table: selfverify:0.3 0.03x"
+    ]
+    dear = replace(rows[-1], system="token:0.9", cost_per_1k=1.4)
+    assert cost_lines([*rows, dear])[0].endswith("selfverify:0.3 0.03x, token:0.9 5.00x")
+    # Unpriced, or without the cloud alone, there is nothing to put it against.
+    assert cost_lines(summarize(records())) == []
+    assert cost_lines([r for r in rows if r.kind != "cloud"]) == []
 
 
 def test_a_system_that_replayed_calls_gets_no_items_per_minute() -> None:

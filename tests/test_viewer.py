@@ -151,6 +151,10 @@ def test_the_bench_summary_prices_the_models_its_runs_recorded() -> None:
     assert found and found.group(1) == "0.000"
     assert "record no name for the cloud model" in unnamed
     assert "record no name" not in bench_summary([*records(), named])
+    assert "against cloud alone&#x27;s $0.054 per 1000 questions" in bench_summary(
+        [*records(), named]
+    )
+    assert "against cloud alone" not in unnamed  # nothing priced, nothing to compare
     assert bench_summary([]) == ""
     # Prices a run was given (`--price`) are the page's too.
     priced = named | {"prices": {"embedded:qwen2.5-coder-1.5b": [1.0, 2.0]}}
