@@ -1,0 +1,131 @@
+"""Where a bench system's cloud dollars go, and how many calls it could make to cost
+what the cloud alone does.
+
+    python benchmarks/cost_split.py runs/test.jsonl --system token-confirm:0.9:4:24
+
+Over the items both the system and cloud alone finished, per question: cloud calls,
+input tokens a call (those a backend did not report estimated from their characters, as
+the bench does), output tokens, and the cloud's bill split into what it is sent and what
+it writes, at the price of the cloud model the last run recorded (`--price IN,OUT`
+overrides it). Then the break-even: the calls a question at which the system's cloud
+bill would equal cloud alone's, with its input tokens a call and its output tokens
+unchanged. The target counts only the tokens the cloud writes; a hosted cloud bills what
+it is sent too.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adaswitch_graph.bench import item_records, read_records
+from adaswitch_graph.report import PRICES, recorded_prices
+from adaswitch_graph.state import USAGE_FIELDS, estimated_input_tokens
+
+Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Bill:
+    """One system's cloud side, per question."""
+
+    calls: float
+    input_tokens: float
+    output_tokens: float
+    sent: float
+    """USD per 1000 questions for the tokens sent to the cloud."""
+    written: float
+    """USD per 1000 questions for the tokens the cloud wrote."""
+
+    @property
+    def total(self) -> float:
+        return self.sent + self.written
+
+
+def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
+    """The cloud bill of `records` (one system's, one per item), per question."""
+    n = len(records)
+    pooled = {f: sum(int(r.get(f"cloud_{f}", 0)) for r in records) for f in USAGE_FIELDS}
+    tokens_in = estimated_input_tokens(pooled) / n
+    tokens_out = pooled["output_tokens"] / n
+    return Bill(
+        calls=pooled["calls"] / n,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        sent=1000 * price[0] * tokens_in / 1e6,
+        written=1000 * price[1] * tokens_out / 1e6,
+    )
+
+
+def break_even(ours: Bill, alone: Bill) -> float | None:
+    """The calls a question at which `ours` would cost what `alone` does, with its input
+    tokens a call and its output unchanged (None when it makes no call or sends nothing)."""
+    if not ours.calls or not ours.sent:
+        return None
+    sent_per_call = ours.sent / ours.calls
+    return max(0.0, (alone.total - ours.written) / sent_per_call)
+
+
+def split(
+    records: Sequence[Record], system: str, price: tuple[float, float] | None = None
+) -> tuple[int, tuple[float, float], Bill, Bill]:
+    """The items both finished, the cloud's price, and the bills of `system` and cloud
+    alone."""
+    by: dict[str, dict[str, Record]] = {}
+    for record in item_records(records):  # type: ignore[arg-type]
+        by.setdefault(record["system"], {})[record["item"]] = record
+    missing = {"cloud", system} - by.keys()
+    if missing:
+        raise SystemExit(f"the records hold no {', '.join(sorted(missing))} system; run them first")
+    common = by["cloud"].keys() & by[system].keys()
+    if not common:
+        raise SystemExit(f"no item was finished by both cloud and {system}")
+    if price is None:
+        runs = [r for r in records if r.get("meta") and r.get("cloud")]
+        model = runs[-1]["cloud"] if runs else ""
+        price = {**PRICES, **recorded_prices(records)}.get(model)
+        if price is None:
+            raise SystemExit(f"no price for the cloud model {model!r}; give --price IN,OUT")
+    ours = bill([by[system][i] for i in common], price)
+    alone = bill([by["cloud"][i] for i in common], price)
+    return len(common), price, ours, alone
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", help="a bench's JSONL results with cloud alone in it")
+    parser.add_argument("--system", required=True, help="e.g. token-confirm:0.9:4:24")
+    parser.add_argument(
+        "--price", help="IN,OUT: USD per million input/output tokens of the cloud model"
+    )
+    args = parser.parse_args()
+    price = None
+    if args.price:
+        try:
+            tokens_in, tokens_out = (float(v) for v in args.price.split(","))
+        except ValueError:
+            raise SystemExit(f"bad --price {args.price!r}; write IN,OUT, e.g. 0.15,0.6") from None
+        price = (tokens_in, tokens_out)
+    n, price, ours, alone = split(read_records(args.results), args.system, price)
+    print(
+        f"{n} items both finished; the cloud at ${price[0]:g} / ${price[1]:g} per million "
+        "input / output tokens; $ per 1000 questions"
+    )
+    for name, b in ((args.system, ours), ("cloud", alone)):
+        print(
+            f"{name}: {b.calls:.1f} calls/q, {b.input_tokens / b.calls if b.calls else 0:.0f} "
+            f"input tokens a call, {b.output_tokens:.0f} output tokens/q: "
+            f"${b.sent:.3f} sent + ${b.written:.3f} written = ${b.total:.3f}"
+        )
+    even = break_even(ours, alone)
+    if even is not None:
+        print(
+            f"{args.system} would cost what cloud alone does at {even:.1f} calls a question "
+            f"(it makes {ours.calls:.1f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
