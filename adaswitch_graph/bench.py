@@ -393,16 +393,13 @@ async def _run_system(
     slots = asyncio.Semaphore(setup.concurrency)
     started = time.perf_counter()
 
-    finished = 0
-
     async def one(item: Item) -> None:
-        nonlocal done, finished
+        nonlocal done
         async with slots:
             record = await _run_item(compiled, system, policy, item)
         sink.write(json.dumps(record) + "\n")
         sink.flush()
         done += 1
-        finished += 1
         if progress:
             progress(system.name, done, len(items))
 
@@ -411,6 +408,7 @@ async def _run_system(
     finally:
         # A run stopped midway (Ctrl-C, a cancelled task) records its time and memory
         # too; the items it had not finished are run again on resume.
+        finished = done - (len(items) - len(todo))
         _write_run_record(system, setup, sink, finished, len(todo), started)
 
 

@@ -114,7 +114,7 @@ def summarize(
         correct = sum(bool(r["correct"]) for r in rs)
         steps = sum(r.get("steps", 0) for r in rs)
         cloud_steps = sum(_cloud_steps(r) for r in rs)
-        local_use, cloud_use = _pooled(rs, "local"), _pooled(rs, "cloud")
+        local_use, cloud_use = pooled(rs, "local"), pooled(rs, "cloud")
         local_in, cloud_in = estimated_input_tokens(local_use), estimated_input_tokens(cloud_use)
         cost = _price(local_price, local_in, local_use) + _price(cloud_price, cloud_in, cloud_use)
         low, high = wilson(correct, n)
@@ -213,7 +213,7 @@ def recorded_prices(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[flo
     return found
 
 
-def _pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
+def pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
     """The usage ledger of `role` summed over `records`."""
     return {f: sum(int(r.get(f"{role}_{f}", 0)) for r in records) for f in USAGE_FIELDS}
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.report import PRICES, recorded_prices
-from adaswitch_graph.state import USAGE_FIELDS, estimated_input_tokens
+from adaswitch_graph.report import PRICES, pooled, recorded_prices
+from adaswitch_graph.state import estimated_input_tokens
 
 Record = Mapping[str, Any]
 
@@ -47,11 +47,11 @@ class Bill:
 def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
     """The cloud bill of `records` (one system's, one per item), per question."""
     n = len(records)
-    pooled = {f: sum(int(r.get(f"cloud_{f}", 0)) for r in records) for f in USAGE_FIELDS}
-    tokens_in = estimated_input_tokens(pooled) / n
-    tokens_out = pooled["output_tokens"] / n
+    cloud = pooled(records, "cloud")
+    tokens_in = estimated_input_tokens(cloud) / n
+    tokens_out = cloud["output_tokens"] / n
     return Bill(
-        calls=pooled["calls"] / n,
+        calls=cloud["calls"] / n,
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         sent=1000 * price[0] * tokens_in / 1e6,

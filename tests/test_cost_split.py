@@ -16,8 +16,8 @@ def item(system: str, n: int, **cloud: int) -> dict[str, Any]:
 
 def write_bench(tmp_path: Path, meta: dict[str, Any]) -> Path:
     """Cloud alone: 2 calls, 200 input and 40 output tokens a question. The system: 10
-    calls, 1000 input tokens (half of one item's estimated from 400 characters the
-    backend reported no tokens for) and 10 output tokens a question."""
+    calls, 1000 input tokens (one item's all estimated from 2000 characters the backend
+    reported no tokens for) and 10 output tokens a question."""
     rows = [meta]
     for n in range(2):
         rows.append(item("cloud", n, calls=2, input_tokens=200, output_tokens=40))
