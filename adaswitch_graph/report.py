@@ -213,6 +213,15 @@ def recorded_prices(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[flo
     return found
 
 
+def run_models(records: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """The local and cloud model names of the last run that recorded them ("" for a run
+    given model objects, or none)."""
+    run: Mapping[str, Any] = next(
+        (r for r in reversed(records) if r.get("meta") and "cloud" in r), {}
+    )
+    return run.get("local") or "", run.get("cloud") or ""
+
+
 def pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
     """The usage ledger of `role` summed over `records`."""
     return {f: sum(int(r.get(f"{role}_{f}", 0)) for r in records) for f in USAGE_FIELDS}

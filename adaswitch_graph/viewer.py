@@ -380,14 +380,13 @@ def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
         cost_lines,
         frontier_figure,
         row_cells,
+        run_models,
         summarize,
         target_lines,
     )
 
-    models: Mapping[str, Any] = next(
-        (r for r in reversed(records) if r.get("meta") and "cloud" in r), {}
-    )
-    rows = summarize(records, models.get("cloud") or "", models.get("local") or "")
+    local, cloud = run_models(records)
+    rows = summarize(records, cloud, local)
     if not rows:
         return ""
     head = "".join(f"<th>{html.escape(column)}</th>" for column in COLUMNS)
@@ -396,7 +395,7 @@ def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
         for row in rows
     )
     lines = target_lines(rows) + cost_lines(rows)
-    if not models.get("cloud"):
+    if not cloud:
         lines.append(
             "costs: these runs record no name for the cloud model (they were given a model "
             "object, or ran before runs recorded names), so it is not priced"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.report import PRICES, pooled, recorded_prices
+from adaswitch_graph.report import PRICES, pooled, recorded_prices, run_models
 from adaswitch_graph.state import estimated_input_tokens
 
 Record = Mapping[str, Any]
@@ -83,8 +83,7 @@ def split(
     if not common:
         raise SystemExit(f"no item was finished by both cloud and {system}")
     if price is None:
-        runs = [r for r in records if r.get("meta") and r.get("cloud")]
-        model = runs[-1]["cloud"] if runs else ""
+        model = run_models(records)[1]
         price = {**PRICES, **recorded_prices(records)}.get(model)
         if price is None:
             raise SystemExit(f"no price for the cloud model {model!r}; give --price IN,OUT")

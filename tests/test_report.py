@@ -19,6 +19,7 @@ from adaswitch_graph.report import (
     plot_frontier,
     recorded_prices,
     row_cells,
+    run_models,
     summarize,
     target_lines,
     wilson,
@@ -94,6 +95,17 @@ def test_the_summary_prices_with_the_prices_the_runs_recorded() -> None:
     assert cloud_cost([*records(), first, later]) == pytest.approx(0.14)  # the later run's
     assert cloud_cost([*records(), first], c=(0.0, 10.0)) == pytest.approx(0.4)  # asked wins
     assert recorded_prices([first, later, meta]) == {"c": (0.5, 1.0)}
+
+
+def test_costs_are_priced_for_the_models_of_the_last_run_that_names_them() -> None:
+    named = {"meta": True, "system": "cloud", "local": "l", "cloud": "c"}
+    later = named | {"local": "l2", "cloud": "c2"}
+    objects = named | {"local": None, "cloud": None}  # a run given model objects
+    assert run_models([]) == ("", "")
+    assert run_models([named, {"meta": True, "system": "x"}]) == ("l", "c")
+    assert run_models([named, later, *records()]) == ("l2", "c2")
+    # An earlier run's names do not price a later run's models.
+    assert run_models([named, objects]) == ("", "")
 
 
 def test_input_tokens_a_backend_did_not_report_are_estimated_priced_and_marked() -> None:
