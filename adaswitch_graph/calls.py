@@ -178,6 +178,9 @@ PROMPT_TOKENS = "prompt_tokens"
 """A `response_metadata` key a backend may set on the chunks of a streamed reply: the
 prompt's token count, which a reply stopped early reports as its input tokens."""
 
+CACHED_PROMPT_TOKENS = "cached_prompt_tokens"
+"""Beside `PROMPT_TOKENS`: how many of them the backend read from its prompt cache."""
+
 
 def _stopped(chunk: Any, chunks: int) -> AIMessage:
     message = _as_message(chunk)
@@ -186,9 +189,13 @@ def _stopped(chunk: Any, chunks: int) -> AIMessage:
     # counted by their log-probabilities, or, from a backend that sends none, as one a
     # chunk (servers stream a token a chunk).
     sent = int(message.response_metadata.get(PROMPT_TOKENS, 0))
+    cached = int(message.response_metadata.get(CACHED_PROMPT_TOKENS, 0))
     received = len(token_logprobs(message) or ()) or chunks
     usage = message.usage_metadata or UsageMetadata(
-        input_tokens=sent, output_tokens=received, total_tokens=sent + received
+        input_tokens=sent,
+        output_tokens=received,
+        total_tokens=sent + received,
+        input_token_details={"cache_read": cached},
     )
     metadata = {**message.response_metadata, "finish_reason": STOPPED_EARLY}
     return message.model_copy(update={"response_metadata": metadata, "usage_metadata": usage})
@@ -280,6 +287,7 @@ def usage_of(request: ModelRequest, message: AIMessage | None) -> Usage:
         received = received[len(request.prefill) :]
     reported: Mapping[str, Any] = (message.usage_metadata if message is not None else None) or {}
     input_tokens = int(reported.get("input_tokens", 0))
+    details: Mapping[str, Any] = reported.get("input_token_details") or {}
     return {
         request.role: RoleUsage(
             calls=1,
@@ -288,5 +296,6 @@ def usage_of(request: ModelRequest, message: AIMessage | None) -> Usage:
             input_chars=sent,
             output_chars=len(received),
             uncounted_input_chars=0 if input_tokens else sent,
+            cached_input_tokens=int(details.get("cache_read") or 0),
         )
     }

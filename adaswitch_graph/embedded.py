@@ -18,7 +18,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 
 from adaswitch_graph.bundled import INSTALL_HINT, model_path
-from adaswitch_graph.calls import PROMPT_TOKENS
+from adaswitch_graph.calls import CACHED_PROMPT_TOKENS, PROMPT_TOKENS
 from adaswitch_graph.errors import ModelUnavailableError
 from adaswitch_graph.models import DEFAULT_MAX_TOKENS, TOP_LOGPROBS
 
@@ -110,9 +110,9 @@ def embedded_server(name: str) -> EmbeddedServer:
 
 
 class EmbeddedChatOpenAI(ChatOpenAI):
-    """`ChatOpenAI` that also reads the prompt's token count off each streamed chunk
-    (llama.cpp's per-token timings), so that a stream closed before its usage report
-    still counts its input tokens."""
+    """`ChatOpenAI` that also reads the prompt's token count, and how many of them came
+    from the prompt cache, off each streamed chunk (llama.cpp's per-token timings), so
+    that a stream closed before its usage report still counts its input tokens."""
 
     def _convert_chunk_to_generation_chunk(
         self,
@@ -126,8 +126,10 @@ class EmbeddedChatOpenAI(ChatOpenAI):
         timings = chunk.get("timings")
         if generation is not None and timings:
             # The same count on every chunk, which merging keeps once.
-            prompt = timings.get("cache_n", 0) + timings.get("prompt_n", 0)
-            generation.message.response_metadata[PROMPT_TOKENS] = prompt
+            cached = timings.get("cache_n", 0)
+            metadata = generation.message.response_metadata
+            metadata[PROMPT_TOKENS] = cached + timings.get("prompt_n", 0)
+            metadata[CACHED_PROMPT_TOKENS] = cached
         return generation
 
 

@@ -284,15 +284,18 @@ def row_cells(row: Row) -> list[str]:
     ]
 
 
-def tokens_text(tokens: float, estimated: float) -> str:
-    """`tokens`, saying how many of them are estimates."""
-    return f"{tokens:.0f}" + (f" ({estimated:.0f} est.)" if round(estimated) else "")
+def tokens_text(tokens: float, estimated: float, cached: float = 0) -> str:
+    """`tokens`, saying how many of them are estimates and how many came from a cache."""
+    notes = [f"{n:.0f} {what}" for n, what in ((estimated, "est."), (cached, "cached")) if round(n)]
+    return f"{tokens:.0f}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def input_tokens_text(counts: RoleUsage) -> str:
-    """A ledger's input tokens, those estimated from characters said so."""
+    """A ledger's input tokens, those estimated from characters and those the backend
+    read from its prompt cache said so."""
     tokens = estimated_input_tokens(counts)
-    return tokens_text(tokens, tokens - counts["input_tokens"])
+    cached = counts.get("cached_input_tokens", 0)
+    return tokens_text(tokens, tokens - counts["input_tokens"], cached)
 
 
 def estimate_lines(rows: Sequence[Row]) -> list[str]:

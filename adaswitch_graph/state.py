@@ -83,6 +83,11 @@ class RoleUsage(TypedDict):
     (`input_tokens` leaves them out): a stream closed early on a backend that gives the
     prompt's length only in its final usage report (Ollama, OpenAI's API), a failed
     call, a backend that reports no usage. `estimated_input_tokens` counts them."""
+    cached_input_tokens: int
+    """Of `input_tokens`, those the backend read from its cache of an earlier prompt's
+    beginning instead of processing them again, as it reported them (`cache_read` in
+    LangChain's `input_token_details`: OpenAI, vLLM, Anthropic; llama.cpp's `cache_n`).
+    A provider that discounts cached input bills them at its cached price."""
 
 
 Usage = dict[str, RoleUsage]
@@ -102,6 +107,7 @@ def empty_usage() -> RoleUsage:
         input_chars=0,
         output_chars=0,
         uncounted_input_chars=0,
+        cached_input_tokens=0,
     )
 
 

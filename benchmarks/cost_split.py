@@ -11,6 +11,12 @@ overrides it). Then the break-even: the calls a question at which the system's c
 bill would equal cloud alone's, with its input tokens a call and its output tokens
 unchanged. The target counts only the tokens the cloud writes; a hosted cloud bills what
 it is sent too.
+
+Where the records count input tokens the bench's server read from its prompt cache
+(the beginning of a prompt it had processed before), it says what share they are, and
+with `--cached-price X` what each bill would be at a provider that bills cached input
+tokens at $X per million. A hosted provider caches by its own rules (some only prompts
+of 1024 tokens or more), so that is a bound, not its bill.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class Bill:
 
     calls: float
     input_tokens: float
+    cached_tokens: float
+    """Of `input_tokens`, those the backend said it read from its prompt cache."""
     output_tokens: float
     sent: float
     """USD per 1000 questions for the tokens sent to the cloud."""
@@ -42,6 +50,12 @@ class Bill:
     @property
     def total(self) -> float:
         return self.sent + self.written
+
+    def total_with_cache(self, cached_price: float) -> float:
+        """`total` with the cached input tokens at `cached_price` (USD per million)."""
+        per_token = self.sent / self.input_tokens if self.input_tokens else 0.0
+        discount = self.cached_tokens * (per_token - 1000 * cached_price / 1e6)
+        return self.total - discount
 
 
 def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
@@ -53,6 +67,7 @@ def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
     return Bill(
         calls=cloud["calls"] / n,
         input_tokens=tokens_in,
+        cached_tokens=cloud["cached_input_tokens"] / n,
         output_tokens=tokens_out,
         sent=1000 * price[0] * tokens_in / 1e6,
         written=1000 * price[1] * tokens_out / 1e6,
@@ -99,6 +114,13 @@ def main() -> None:
     parser.add_argument(
         "--price", help="IN,OUT: USD per million input/output tokens of the cloud model"
     )
+    parser.add_argument(
+        "--cached-price",
+        type=float,
+        help="USD per million input tokens read from a prompt cache, for a bill at a "
+        "provider that discounts them (the records' cached counts are the bench "
+        "server's own)",
+    )
     args = parser.parse_args()
     price = None
     if args.price:
@@ -108,6 +130,12 @@ def main() -> None:
             raise SystemExit(f"bad --price {args.price!r}; write IN,OUT, e.g. 0.15,0.6") from None
         price = (tokens_in, tokens_out)
     n, price, ours, alone = split(read_records(args.results), args.system, price)
+    cached = bool(ours.cached_tokens or alone.cached_tokens)
+    if args.cached_price is not None and not cached:
+        raise SystemExit(
+            "--cached-price: these records count no input tokens read from a prompt cache "
+            "(a backend that reports none, or a bench older than the count)"
+        )
     print(
         f"{n} items both finished; the cloud at ${price[0]:g} / ${price[1]:g} per million "
         "input / output tokens; $ per 1000 questions"
@@ -123,6 +151,18 @@ def main() -> None:
         print(
             f"{args.system} would cost what cloud alone does at {even:.1f} calls a question "
             f"(it makes {ours.calls:.1f})"
+        )
+    for name, b in ((args.system, ours), ("cloud", alone)):
+        if cached and b.input_tokens:
+            print(
+                f"{name}: {b.cached_tokens / b.input_tokens:.0%} of its input tokens were "
+                "read from the server's prompt cache"
+            )
+    if args.cached_price is not None:
+        print(
+            f"with cached input tokens at ${args.cached_price:g} per million: "
+            f"{args.system} ${ours.total_with_cache(args.cached_price):.3f}, "
+            f"cloud ${alone.total_with_cache(args.cached_price):.3f}"
         )
 
 

@@ -13,7 +13,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from adaswitch_graph.calls import PROMPT_TOKENS
+from adaswitch_graph.calls import CACHED_PROMPT_TOKENS, PROMPT_TOKENS
 
 CONFIDENT = -0.05
 UNSURE = -4.0
@@ -174,6 +174,11 @@ TOKEN = re.compile(r"\d|\s+|[^\s\d]+")
 run of other characters (as Qwen's tokenizer keeps digits apart)."""
 
 
+CACHED = 6
+"""Of the 10 tokens of every prompt `ContinuingChatModel` is sent, those it reports as
+read from its prompt cache."""
+
+
 class ContinuingChatModel(RecordingChatModel):
     """A fake of a backend that continues the assistant's own message (as llama.cpp
     does), streaming one token at a time with its log-probability.
@@ -223,6 +228,7 @@ class ContinuingChatModel(RecordingChatModel):
                 "input_tokens": 10,
                 "output_tokens": len(tokens),
                 "total_tokens": 10 + len(tokens),
+                "input_token_details": {"cache_read": CACHED},
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -239,13 +245,21 @@ class ContinuingChatModel(RecordingChatModel):
         for token in tokens:
             call["read"] += 1
             score = {"token": token, "logprob": self._logprob(token)}
-            # Each chunk carries the prompt's length, as llama.cpp's do.
-            metadata = {"logprobs": {"content": [score]}, PROMPT_TOKENS: 10}
+            # Each chunk carries the prompt's length, and how much of it the server had
+            # cached, as llama.cpp's do.
+            metadata = {
+                "logprobs": {"content": [score]},
+                PROMPT_TOKENS: 10,
+                CACHED_PROMPT_TOKENS: CACHED,
+            }
             yield ChatGenerationChunk(
                 message=AIMessageChunk(content=token, response_metadata=metadata)
             )
         usage = UsageMetadata(
-            input_tokens=10, output_tokens=len(tokens), total_tokens=10 + len(tokens)
+            input_tokens=10,
+            output_tokens=len(tokens),
+            total_tokens=10 + len(tokens),
+            input_token_details={"cache_read": CACHED},
         )
         yield ChatGenerationChunk(
             message=AIMessageChunk(

@@ -96,11 +96,11 @@ def test_server_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         prompt_cache_mib()
 
 
-def test_the_embedded_chat_model_reads_the_prompt_length_off_every_chunk() -> None:
+def test_the_embedded_chat_model_reads_the_prompt_length_and_cached_part_off_every_chunk() -> None:
     from langchain_core.messages import AIMessageChunk
     from pydantic import SecretStr
 
-    from adaswitch_graph.calls import PROMPT_TOKENS
+    from adaswitch_graph.calls import CACHED_PROMPT_TOKENS, PROMPT_TOKENS
     from adaswitch_graph.embedded import EmbeddedChatOpenAI
 
     model = EmbeddedChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key=SecretStr("-"))
@@ -118,3 +118,4 @@ def test_the_embedded_chat_model_reads_the_prompt_length_off_every_chunk() -> No
     message = generations[0].message + generations[1].message + generations[2].message  # type: ignore[union-attr]
     assert message.text == "Hi!"
     assert message.response_metadata[PROMPT_TOKENS] == 34
+    assert message.response_metadata[CACHED_PROMPT_TOKENS] == 26

@@ -72,3 +72,41 @@ def test_an_unpriced_cloud_must_be_given_a_price(tmp_path: Path) -> None:
     assert "= $1.020" in done.stdout
     done = run_script("cost_split.py", str(results), "--system", "nope", "--price", "1,2")
     assert "the records hold no nope system" in done.stderr
+
+
+def test_cached_input_tokens_are_shown_and_priced_at_a_cached_price(tmp_path: Path) -> None:
+    meta = {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
+    # Cloud alone: 200 input tokens a question, 50 of them cached. The system: 1000, of
+    # which 800 of one item's and none of the other's (whose tokens are all estimated).
+    rows = [meta]
+    for n in range(2):
+        rows.append(item("cloud", n, calls=2, input_tokens=200, cached_input_tokens=50))
+    rows.append(item("token", 0, calls=10, input_tokens=1000, cached_input_tokens=800))
+    rows.append(item("token", 1, calls=10, input_chars=4000, uncounted_input_chars=4000))
+    results = tmp_path / "bench.jsonl"
+    write_jsonl(results, rows)
+    done = run_script("cost_split.py", str(results), "--system", "token")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "token: 40% of its input tokens were read from the server's prompt cache",
+        "cloud: 25% of its input tokens were read from the server's prompt cache",
+    ]
+    done = run_script("cost_split.py", str(results), "--system", "token", "--cached-price", "0.1")
+    assert done.returncode == 0, done.stderr
+    # Per 1000 questions, 400 and 50 tokens at $0.1 a million instead of $1.
+    assert done.stdout.splitlines()[-1] == (
+        "with cached input tokens at $0.1 per million: token $0.640, cloud $0.155"
+    )
+
+
+def test_a_cached_price_needs_records_that_count_cached_tokens(tmp_path: Path) -> None:
+    meta = {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
+    results = write_bench(tmp_path, meta)
+    done = run_script("cost_split.py", str(results), "--system", "token")
+    assert done.returncode == 0, done.stderr
+    assert "prompt cache" not in done.stdout
+    done = run_script("cost_split.py", str(results), "--system", "token", "--cached-price", "0.1")
+    assert done.returncode != 0
+    assert "--cached-price: these records count no input tokens read from a prompt cache" in (
+        done.stderr
+    )

@@ -116,7 +116,7 @@ def test_budget() -> None:
 
 
 def counts(
-    calls: int, tin: int, tout: int, cin: int, cout: int, uncounted: int = 0
+    calls: int, tin: int, tout: int, cin: int, cout: int, uncounted: int = 0, cached: int = 0
 ) -> dict[str, int]:
     return {
         "calls": calls,
@@ -125,6 +125,7 @@ def counts(
         "input_chars": cin,
         "output_chars": cout,
         "uncounted_input_chars": uncounted,
+        "cached_input_tokens": cached,
     }
 
 
@@ -138,13 +139,16 @@ def test_merge_usage() -> None:
             "output_chars": 3,
         }
     }
-    b = {"local": counts(1, 1, 1, 1, 1, 1), "cloud": counts(1, 7, 4, 20, 8)}
+    b = {"local": counts(1, 1, 1, 1, 1, 1, 1), "cloud": counts(1, 7, 4, 20, 8, cached=5)}
     merged = merge_usage(a, b)  # type: ignore[arg-type]
-    assert merged["local"] == counts(2, 6, 3, 10, 4, 1)
+    assert merged["local"] == counts(2, 6, 3, 10, 4, 1, 1)
+    assert merged["cloud"]["cached_input_tokens"] == 5
     assert merged["cloud"]["input_chars"] == 20
     assert a["local"]["calls"] == 1  # the reducer does not mutate its inputs
-    # A ledger written before `uncounted_input_chars` existed merges as having none.
-    assert merge_usage(a, {})["local"]["uncounted_input_chars"] == 0  # type: ignore[arg-type]
+    # A ledger written before `uncounted_input_chars` and `cached_input_tokens` existed
+    # merges as having none.
+    old = merge_usage(a, {})["local"]  # type: ignore[arg-type]
+    assert old["uncounted_input_chars"] == old["cached_input_tokens"] == 0
 
 
 def test_uncounted_characters_are_counted_at_the_rate_of_the_counted_ones() -> None:

@@ -18,7 +18,7 @@ from adaswitch_graph.bench import (
     parse_system,
     run_bench,
 )
-from adaswitch_graph.calls import PROMPT_TOKENS
+from adaswitch_graph.calls import CACHED_PROMPT_TOKENS, PROMPT_TOKENS
 from adaswitch_graph.datasets import Item
 from adaswitch_graph.nodes.local_reason import new_step
 from adaswitch_graph.policies import RandomTokenPolicy, TokenLevel, parse_policy
@@ -28,7 +28,7 @@ from adaswitch_graph.state import Step, TokenScore, estimated_input_tokens
 from adaswitch_graph.trace import read_trace, replay
 from adaswitch_graph.viewer import executed_path, trace_html, trace_mermaid
 from tests.conftest import QUESTION, ask
-from tests.fakes import TOKEN, ContinuingChatModel, scripted_local
+from tests.fakes import CACHED, TOKEN, ContinuingChatModel, scripted_local
 
 RIGHT = "Step 1: 48 / 2 = 24 clips.\nStep 2: 48 + 24 = 72 clips.\nAnswer: 72"
 WRONG = "Step 1: 48 / 2 = 24 clips.\nStep 2: 48 + 24 = 62 clips.\nAnswer: 62"
@@ -387,24 +387,28 @@ def test_a_confirmation_from_a_backend_without_logprobs_is_still_counted() -> No
 
 
 class FinalReportChatModel(ContinuingChatModel):
-    """A continuing backend that gives the prompt's length only in its final usage
-    report, as Ollama and OpenAI's API do."""
+    """A continuing backend that gives the prompt's length, and its cached part, only in
+    its final usage report, as Ollama and OpenAI's API do."""
 
     def _stream(self, *args: Any, **kwargs: Any) -> Any:
         for chunk in super()._stream(*args, **kwargs):
             chunk.message.response_metadata.pop(PROMPT_TOKENS, None)
+            chunk.message.response_metadata.pop(CACHED_PROMPT_TOKENS, None)
             yield chunk
 
 
 def test_a_stream_closed_before_its_usage_report_leaves_its_input_tokens_estimated() -> None:
     counted = confirming({"4", "6"})[1].invoke(ask())["usage"]["cloud"]
     assert counted["input_tokens"] == 5 * 10 and counted["uncounted_input_chars"] == 0
+    # What the server read from its prompt cache, from the chunks of the four streams
+    # closed early and from the usage report of the one that ran to its end.
+    assert counted["cached_input_tokens"] == 5 * CACHED
     assert estimated_input_tokens(counted) == 50
     cloud, graph = confirming({"4", "6"}, cloud=FinalReportChatModel(texts=[RIGHT, WRONG]))
     usage = graph.invoke(ask())["usage"]["cloud"]
     # The four confirmations were closed after a token; the disagreement ran to its end.
     assert [c["read"] for c in cloud.calls] == [1, 1, 1, 1, 2]
-    assert usage["input_tokens"] == 10
+    assert usage["input_tokens"] == 10 and usage["cached_input_tokens"] == CACHED
     assert usage["input_chars"] == counted["input_chars"]
     assert 0.7 < usage["uncounted_input_chars"] / usage["input_chars"] < 0.9
     # Every call's prompt is 10 tokens in this fake and about as long as the others.

@@ -41,6 +41,10 @@ def test_bench_runs_every_system_and_resumes(tmp_path: Path) -> None:
     assert not [r for r in items if r["error"]], [r["error"] for r in items if r["error"]]
     local = [r for r in items if r["system"] == "local"]
     assert all(r["cloud_calls"] == 0 and r["local_output_tokens"] > 0 for r in local)
+    # Each step's call resends the question and the steps before it, which the server
+    # reads from its prompt cache; the records count those tokens.
+    cached = sum(r["local_cached_input_tokens"] for r in local)
+    assert 0 < cached < sum(r["local_input_tokens"] for r in local)
     # Each run names its models and their prices, for the viewer to price them.
     metas = [r for r in records if r.get("meta")]
     assert metas and all(

@@ -65,6 +65,10 @@ def test_the_real_cloud_continues_the_real_local_models_doubted_tokens(tmp_path:
     # Every local call counts its prompt, those stopped at a doubted token included.
     assert all(e["usage"]["local"]["input_tokens"] > 0 for e in trace.of("drafted"))
     assert result["usage"]["local"]["uncounted_input_chars"] == 0
+    # Each local call resends the solution so far, whose beginning the server has kept
+    # in its prompt cache from the call before; the ledger counts what it read there.
+    local = result["usage"]["local"]
+    assert 0 < local["cached_input_tokens"] < local["input_tokens"]
 
 
 def test_token_switching_through_the_ollama_api(tmp_path: Path) -> None:
