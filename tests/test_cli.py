@@ -186,18 +186,20 @@ def test_the_summary_shows_every_column_however_wide_the_console(
     assert f"\n{target}\n" in out.with_suffix(".md").read_text()
 
 
-def test_the_usage_table_marks_the_input_tokens_it_estimated() -> None:
+def test_the_usage_table_marks_the_input_tokens_it_estimated_or_read_from_a_cache() -> None:
     reported = {"calls": 3, "input_tokens": 60, "output_tokens": 9, "input_chars": 240}
     usage: Any = {
         "local": {**reported, "output_chars": 30, "uncounted_input_chars": 0},
         "cloud": {**reported, "input_chars": 400, "output_chars": 4, "uncounted_input_chars": 160},
     }
+    usage["cloud"]["cached_input_tokens"] = 25  # a ledger from before the count has none
     console = Console(width=200)
     with console.capture() as captured:
         console.print(cli.usage_table(usage))
     rows = {line.split()[1]: line for line in captured.get().splitlines() if "│" in line}
     # 60 tokens in the 240 characters counted: the 160 uncounted are 40 more.
-    assert "100 (40 est.)" in rows["cloud"] and "est." not in rows["local"]
+    assert "100 (40 est., 25 cached)" in rows["cloud"]
+    assert "est." not in rows["local"] and "cached" not in rows["local"]
 
 
 def test_report_only_with_offset_and_limit_summarizes_those_items_beside_the_whole(
