@@ -56,6 +56,10 @@ class Row:
     system's other calls to that side); they are priced in `cost_per_1k` too."""
     cloud_tokens_estimated: float
     """Of `cloud_tokens`, the same."""
+    cloud_cached_share: float
+    """Of the cloud input tokens the backend reported, the share it said it read from its
+    prompt cache (0 when it reports none): tokens a provider that discounts cached input
+    bills for less, which `cost_per_1k` does not."""
     cloud_chars_sent: float
     """Characters sent to the cloud per question, every message of every call: the text
     that leaves the machine (fewer output tokens can cost more of it, in more calls)."""
@@ -136,6 +140,9 @@ def summarize(
                 cloud_tokens=(cloud_in + cloud_use["output_tokens"]) / n,
                 local_tokens_estimated=(local_in - local_use["input_tokens"]) / n,
                 cloud_tokens_estimated=(cloud_in - cloud_use["input_tokens"]) / n,
+                cloud_cached_share=cloud_use["cached_input_tokens"] / cloud_use["input_tokens"]
+                if cloud_use["input_tokens"]
+                else 0.0,
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
                 items_per_min=None if _reused(all_records) else speed.get(system),
@@ -320,10 +327,18 @@ def cost_lines(rows: Sequence[Row]) -> list[str]:
     if cloud is None or cloud.cost_per_1k <= 0 or not others:
         return []
     ratios = ", ".join(f"{r.system} {r.cost_per_1k / cloud.cost_per_1k:.2f}x" for r in others)
-    return [
+    lines = [
         f"$ against cloud alone's ${cloud.cost_per_1k:.3f} per 1000 questions, input and "
         f"output tokens at the price table: {ratios}"
     ]
+    cached = [r for r in (cloud, *others) if r.cloud_cached_share]
+    if cached:
+        shares = ", ".join(f"{r.system} {r.cloud_cached_share:.0%}" for r in cached)
+        lines.append(
+            f"of the cloud's input tokens, its server read from its prompt cache: {shares} "
+            "(priced in full above; a provider that discounts cached input bills them for less)"
+        )
+    return lines
 
 
 def target_lines(rows: Sequence[Row]) -> list[str]:
