@@ -140,9 +140,7 @@ def summarize(
                 cloud_tokens=(cloud_in + cloud_use["output_tokens"]) / n,
                 local_tokens_estimated=(local_in - local_use["input_tokens"]) / n,
                 cloud_tokens_estimated=(cloud_in - cloud_use["input_tokens"]) / n,
-                cloud_cached_share=cloud_use["cached_input_tokens"] / cloud_use["input_tokens"]
-                if cloud_use["input_tokens"]
-                else 0.0,
+                cloud_cached_share=cached_share(cloud_use),
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
                 items_per_min=None if _reused(all_records) else speed.get(system),
@@ -232,6 +230,13 @@ def run_models(records: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
 def pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
     """The usage ledger of `role` summed over `records`."""
     return {f: sum(int(r.get(f"{role}_{f}", 0)) for r in records) for f in USAGE_FIELDS}
+
+
+def cached_share(usage: Mapping[str, int]) -> float:
+    """Of the input tokens a backend reported in `usage`, the share it said it read from its
+    prompt cache (0 when it reported none). Estimated tokens are left out: nothing says
+    whether they were cached."""
+    return usage["cached_input_tokens"] / usage["input_tokens"] if usage["input_tokens"] else 0.0
 
 
 def _price(price: tuple[float, float], tokens_in: float, usage: Mapping[str, int]) -> float:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaswitch_graph.bench import item_records, read_records
-from adaswitch_graph.report import PRICES, pooled, recorded_prices, run_models
+from adaswitch_graph.report import PRICES, cached_share, pooled, recorded_prices, run_models
 from adaswitch_graph.state import estimated_input_tokens
 
 Record = Mapping[str, Any]
@@ -41,11 +41,15 @@ class Bill:
     input_tokens: float
     cached_tokens: float
     """Of `input_tokens`, those the backend said it read from its prompt cache."""
+    cached_share: float
+    """`report.cached_share` of the cloud's ledger."""
     output_tokens: float
     sent: float
     """USD per 1000 questions for the tokens sent to the cloud."""
     written: float
     """USD per 1000 questions for the tokens the cloud wrote."""
+    input_price: float
+    """USD per million input tokens."""
 
     @property
     def total(self) -> float:
@@ -53,9 +57,7 @@ class Bill:
 
     def total_with_cache(self, cached_price: float) -> float:
         """`total` with the cached input tokens at `cached_price` (USD per million)."""
-        per_token = self.sent / self.input_tokens if self.input_tokens else 0.0
-        discount = self.cached_tokens * (per_token - 1000 * cached_price / 1e6)
-        return self.total - discount
+        return self.total - 1000 * self.cached_tokens * (self.input_price - cached_price) / 1e6
 
 
 def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
@@ -68,9 +70,11 @@ def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
         calls=cloud["calls"] / n,
         input_tokens=tokens_in,
         cached_tokens=cloud["cached_input_tokens"] / n,
+        cached_share=cached_share(cloud),
         output_tokens=tokens_out,
         sent=1000 * price[0] * tokens_in / 1e6,
         written=1000 * price[1] * tokens_out / 1e6,
+        input_price=price[0],
     )
 
 
@@ -153,10 +157,10 @@ def main() -> None:
             f"(it makes {ours.calls:.1f})"
         )
     for name, b in ((args.system, ours), ("cloud", alone)):
-        if cached and b.input_tokens:
+        if cached:
             print(
-                f"{name}: {b.cached_tokens / b.input_tokens:.0%} of its input tokens were "
-                "read from the server's prompt cache"
+                f"{name}: {b.cached_share:.0%} of the input tokens the server reported were "
+                "read from its prompt cache"
             )
     if args.cached_price is not None:
         print(

@@ -76,8 +76,9 @@ def test_an_unpriced_cloud_must_be_given_a_price(tmp_path: Path) -> None:
 
 def test_cached_input_tokens_are_shown_and_priced_at_a_cached_price(tmp_path: Path) -> None:
     meta = {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
-    # Cloud alone: 200 input tokens a question, 50 of them cached. The system: 1000, of
-    # which 800 of one item's and none of the other's (whose tokens are all estimated).
+    # Cloud alone: 200 input tokens a question, 50 of them cached. The system: 1000 reported
+    # for one item, 800 of them cached, and the other item's all estimated: its share is
+    # of the reported tokens, as in the bench summary, but its bill counts them all.
     rows = [meta]
     for n in range(2):
         rows.append(item("cloud", n, calls=2, input_tokens=200, cached_input_tokens=50))
@@ -88,8 +89,8 @@ def test_cached_input_tokens_are_shown_and_priced_at_a_cached_price(tmp_path: Pa
     done = run_script("cost_split.py", str(results), "--system", "token")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == [
-        "token: 40% of its input tokens were read from the server's prompt cache",
-        "cloud: 25% of its input tokens were read from the server's prompt cache",
+        "token: 80% of the input tokens the server reported were read from its prompt cache",
+        "cloud: 25% of the input tokens the server reported were read from its prompt cache",
     ]
     done = run_script("cost_split.py", str(results), "--system", "token", "--cached-price", "0.1")
     assert done.returncode == 0, done.stderr
