@@ -32,8 +32,9 @@ class AdaSwitchChatModel(BaseChatModel):
     The question is the last user message. The reply's content is the final answer;
     `response_metadata` holds the `steps` and the per-side `usage`; `usage_metadata`
     holds the tokens of both sides together, split per side in `input_token_details`
-    and `output_token_details` (`"local"`, `"cloud"`), under the model name
-    `"adaswitch"`, so LangChain's usage callbacks count each token once.
+    and `output_token_details` (`"local"`, `"cloud"`), with the input tokens both sides'
+    backends read from their prompt caches as LangChain's `"cache_read"`, under the model
+    name `"adaswitch"`, so LangChain's usage callbacks count each token once.
 
     The inner model calls are not shown to the caller's callbacks (those passed in the
     config, and context-bound ones such as `get_usage_metadata_callback`), which would
@@ -136,6 +137,7 @@ def _chat_result(result: dict[str, Any]) -> ChatResult:
     sides = {role: usage.get(role) for role in ("local", "cloud")}
     tokens_in = {role: c["input_tokens"] if c else 0 for role, c in sides.items()}
     tokens_out = {role: c["output_tokens"] if c else 0 for role, c in sides.items()}
+    cached = sum(c.get("cached_input_tokens", 0) for c in sides.values() if c)
     message = AIMessage(
         content=result["final_answer"] or "",
         response_metadata={
@@ -147,7 +149,7 @@ def _chat_result(result: dict[str, Any]) -> ChatResult:
             "input_tokens": sum(tokens_in.values()),
             "output_tokens": sum(tokens_out.values()),
             "total_tokens": sum(tokens_in.values()) + sum(tokens_out.values()),
-            "input_token_details": tokens_in,
+            "input_token_details": {**tokens_in, "cache_read": cached},
             "output_token_details": tokens_out,
         },
     )

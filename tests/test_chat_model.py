@@ -10,9 +10,10 @@ from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from adaswitch_graph import AdaSwitchChatModel, TraceWriter
+from adaswitch_graph import AdaSwitchChatModel, TokenPolicy, TraceWriter
 from tests.conftest import QUESTION, TEST_VERIFIER
-from tests.fakes import SHAKY_RUN, scripted_cloud, scripted_local
+from tests.fakes import SHAKY_RUN, ContinuingChatModel, scripted_cloud, scripted_local
+from tests.test_token_switch import RIGHT, WRONG
 
 PROMPT = ChatPromptTemplate.from_messages([("system", "Be careful."), ("human", "{question}")])
 
@@ -40,11 +41,29 @@ def test_the_message_carries_steps_and_split_usage() -> None:
     assert meta["input_token_details"] == {
         "local": usage["local"]["input_tokens"],
         "cloud": usage["cloud"]["input_tokens"],
+        "cache_read": 0,  # the scripted fakes report no prompt cache
     }
     assert (
         meta["output_tokens"] == usage["local"]["output_tokens"] + usage["cloud"]["output_tokens"]
     )
     assert meta["total_tokens"] == meta["input_tokens"] + meta["output_tokens"]
+
+
+def test_cache_reads_of_both_sides_are_langchains_cache_read() -> None:
+    local = ContinuingChatModel(texts=[WRONG, RIGHT], unsure={"6"})
+    graph_kwargs = {"policy": TokenPolicy(tau=0.5, k=2), "prefill": True, "cloud_prefill": True}
+    wrapper = AdaSwitchChatModel(
+        local_model=local,
+        cloud_model=ContinuingChatModel(texts=[RIGHT, WRONG]),
+        graph_kwargs=graph_kwargs,
+    )
+    counter = UsageMetadataCallbackHandler()
+    message = (PROMPT | wrapper).invoke({"question": QUESTION}, {"callbacks": [counter]})
+    usage = message.response_metadata["usage"]
+    cached = [usage[side]["cached_input_tokens"] for side in ("local", "cloud")]
+    assert all(cached) and message.usage_metadata is not None
+    assert message.usage_metadata["input_token_details"]["cache_read"] == sum(cached)
+    assert counter.usage_metadata["adaswitch"]["input_token_details"]["cache_read"] == sum(cached)
 
 
 async def test_usage_callbacks_count_each_token_once() -> None:
