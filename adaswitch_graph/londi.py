@@ -110,17 +110,21 @@ class LondiPolicy:
         state = state_features(p, view.step["index"], used, self.max_calls, so_far)
         return "cloud" if self.switches(state, used) else "accept"
 
+    @property
+    def advantage_weights(self) -> np.ndarray:
+        """`cloud - accept`: the weights of `Q(s, cloud) - Q(s, accept)`."""
+        return np.subtract(self.cloud, self.accept)
+
     def advantage(self, error_probability: float, index: int, used: int, so_far: float) -> float:
         """`Q(s, cloud) - Q(s, accept)` at the state of a draft step."""
         state = state_features(error_probability, index, used, self.max_calls, so_far)
-        return float(state @ np.subtract(self.cloud, self.accept))
+        return float(state @ self.advantage_weights)
 
     def switches(self, states: np.ndarray, used: np.ndarray | int) -> np.ndarray:
         """Whether it switches at each state (`LONDI_FEATURES`, one a row) after `used`
         cloud calls: the cloud's value is higher and budget is left."""
-        return (states @ np.subtract(self.cloud, self.accept) > 0) & (
-            np.asarray(used) < self.max_calls
-        )
+        cloud_better: np.ndarray = states @ self.advantage_weights > 0
+        return cloud_better & (np.asarray(used) < self.max_calls)
 
     @classmethod
     def default(cls) -> LondiPolicy:
