@@ -391,15 +391,16 @@ async def _run_system(
     if not todo:
         return
     slots = asyncio.Semaphore(setup.concurrency)
-    started = time.perf_counter()
+    started = last_finished = time.perf_counter()
 
     async def one(item: Item) -> None:
-        nonlocal done
+        nonlocal done, last_finished
         async with slots:
             record = await _run_item(compiled, system, policy, item)
         sink.write(json.dumps(record) + "\n")
         sink.flush()
         done += 1
+        last_finished = time.perf_counter()
         if progress:
             progress(system.name, done, len(items))
 
@@ -407,13 +408,15 @@ async def _run_system(
         await asyncio.gather(*(one(item) for item in todo))
     finally:
         # A run stopped midway (Ctrl-C, a cancelled task) records its time and memory
-        # too; the items it had not finished are run again on resume.
+        # too; the items it had not finished are run again on resume, so its time ends
+        # with the last item it finished: the time spent on the others is spent again.
         finished = done - (len(items) - len(todo))
-        _write_run_record(system, setup, sink, finished, len(todo), started)
+        ended = time.perf_counter() if finished == len(todo) else last_finished
+        _write_run_record(system, setup, sink, finished, len(todo), ended - started)
 
 
 def _write_run_record(
-    system: System, setup: BenchSetup, sink: Any, finished: int, todo: int, started: float
+    system: System, setup: BenchSetup, sink: Any, finished: int, todo: int, elapsed: float
 ) -> None:
     names = setup.model_names or tuple(
         spec if isinstance(spec, str) else None for spec in (setup.local, setup.cloud)
@@ -422,7 +425,7 @@ def _write_run_record(
         "meta": True,
         "system": system.name,
         "items_run": finished,
-        "elapsed_s": round(time.perf_counter() - started, 3),
+        "elapsed_s": round(elapsed, 3),
         "concurrency": setup.concurrency,
         "peak_rss_mb": peak_rss_mb(),
         # The summary prices the models by name (`adaswitch trace view` reads them here).

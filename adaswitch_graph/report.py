@@ -245,7 +245,7 @@ def _price(price: tuple[float, float], tokens_in: float, usage: Mapping[str, int
 
 def _items_per_min(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Items per minute of wall time, from the systems' run records (all sessions of a
-    resumed run together; a stopped run's time includes the items it had in flight)."""
+    resumed run together; a stopped run's time ends with the last item it finished)."""
     items: dict[str, int] = defaultdict(int)
     seconds: dict[str, float] = defaultdict(float)
     for record in records:

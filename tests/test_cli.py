@@ -8,13 +8,14 @@ import os
 import signal
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from adaswitch_graph import bundled, cli, embedded
+from adaswitch_graph import bench, bundled, cli, embedded
 from adaswitch_graph.cli import app
 from adaswitch_graph.errors import AdaSwitchError
 from adaswitch_graph.policies import SelfVerifyPolicy
@@ -416,9 +417,13 @@ def test_a_signal_stops_a_bench_which_keeps_what_it_finished_and_records_its_run
         )
     )
     quiz = quiz_model("local")
+    # A clock that stands still but for the hour the stopped item takes before the signal.
+    clock = [0.0]
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
     def stopping(messages: list[BaseMessage], n: int) -> AIMessage | str:
         if "What is 4 plus" in messages[-1].text:
+            clock[0] += 3600
             os.kill(os.getpid(), stop)
         return quiz.respond(messages, n)
 
@@ -445,6 +450,7 @@ def test_a_signal_stops_a_bench_which_keeps_what_it_finished_and_records_its_run
     assert finished == ["items-0", "items-1", "items-2"]
     (meta,) = [r for r in records if r.get("meta")]
     assert meta["items_run"] == 3 and meta["interrupted"] is True
+    assert meta["elapsed_s"] == 0  # its time ends with the last item it finished
 
     # The same command runs the rest, and only the rest.
     monkeypatch.setattr(cli, "resolve_model", lambda *a, **k: quiz)
