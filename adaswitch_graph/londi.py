@@ -18,9 +18,12 @@ the one fitted on the bundled pair's GSM8K train items."""
 from __future__ import annotations
 
 import json
+import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,12 +58,12 @@ RIDGE = 1e-3
 def right_so_far(steps: Sequence[Mapping[str, Any]]) -> float:
     """The chance that `steps` are all right, by their error probabilities (the
     cloud's steps, and steps without one, count as right)."""
-    chance = 1.0
-    for step in steps:
-        p = step.get("error_probability")
-        if step["author"] == "local" and p is not None:
-            chance *= 1.0 - p
-    return chance
+    return math.prod(map(_chance_right, steps))
+
+
+def _chance_right(step: Mapping[str, Any]) -> float:
+    p = step.get("error_probability")
+    return 1.0 - p if step["author"] == "local" and p is not None else 1.0
 
 
 def state_features(
@@ -203,11 +206,11 @@ def episodes(
         ):
             skipped += 1
             continue
-        used = [sum(s["author"] == "cloud" for s in steps[:n]) for n in range(len(steps) + 1)]
+        # Running counts: each step's state is of the steps before it.
+        used = list(accumulate((s["author"] == "cloud" for s in steps), initial=0))
+        so_far = list(accumulate(map(_chance_right, steps), operator.mul, initial=1.0))
         states = [
-            state_features(
-                s["error_probability"], s["index"], used[n], max_calls, right_so_far(steps[:n])
-            )
+            state_features(s["error_probability"], s["index"], used[n], max_calls, so_far[n])
             for n, s in enumerate(steps)
         ]
         episode = []
