@@ -13,9 +13,16 @@ from typing import Any
 
 import ollama
 import pytest
+from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.prompts import ChatPromptTemplate
 
-from adaswitch_graph import AlwaysCloud, AlwaysLocal, SelfVerifyPolicy, create_adaswitch_agent
+from adaswitch_graph import (
+    AdaSwitchChatModel,
+    AlwaysCloud,
+    AlwaysLocal,
+    SelfVerifyPolicy,
+    create_adaswitch_agent,
+)
 from adaswitch_graph.bench import BenchSetup, System, parse_sweep, run_bench
 from adaswitch_graph.calls import SAMPLE_TEMPERATURE
 from adaswitch_graph.datasets import parse_item
@@ -300,6 +307,22 @@ def test_an_ollama_bench_reuses_the_calls_its_systems_share(tmp_path: Path) -> N
     # for them, the server computes them once.
     assert made < charged
     assert made + sum(r["cached_calls"] for r in records) == charged
+
+
+def test_a_real_chat_model_reports_what_its_servers_read_from_their_prompt_caches() -> None:
+    model = AdaSwitchChatModel(
+        local_model=f"embedded:{LOCAL}",
+        cloud_model="embedded:qwen2.5-coder-1.5b",
+        graph_kwargs={"max_steps": 3},
+    )
+    with get_usage_metadata_callback() as counter:
+        message = model.invoke(SIMPLE)
+    # Each local call after the first resends the question and the steps before it,
+    # which its server kept in its prompt cache.
+    usage = message.response_metadata["usage"]
+    cached = sum(usage[side]["cached_input_tokens"] for side in ("local", "cloud"))
+    assert 0 < cached < counter.usage_metadata["adaswitch"]["input_tokens"]
+    assert counter.usage_metadata["adaswitch"]["input_token_details"]["cache_read"] == cached
 
 
 def test_quickstart_example_runs() -> None:
