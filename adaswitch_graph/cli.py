@@ -418,13 +418,16 @@ def _bench_with_progress(items: Any, chosen: Any, results: Path, setup: Any) -> 
             bar.update(tasks[system], completed=done)
 
         async def until_stopped() -> None:
-            # SIGTERM stops a bench as Ctrl-C does, by cancelling it: the run then
-            # records its time and memory instead of dying before it could.
+            # Ctrl-C and SIGTERM stop a bench by cancelling it: the run then records its
+            # time and memory instead of dying before it could. Ctrl-C is set here too,
+            # not left to asyncio's own handling, which a process that has replaced
+            # Python's SIGINT handler does not get.
             loop = asyncio.get_running_loop()
             task = asyncio.current_task()
             assert task is not None
             with contextlib.suppress(NotImplementedError):  # no such handlers on Windows
-                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+                for stop in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(stop, task.cancel)
             await arun_bench(items, chosen, results, setup, progress=update)
 
         try:
