@@ -44,12 +44,18 @@ class Bill:
     cached_share: float
     """`report.cached_share` of the cloud's ledger."""
     output_tokens: float
-    sent: float
-    """USD per 1000 questions for the tokens sent to the cloud."""
-    written: float
-    """USD per 1000 questions for the tokens the cloud wrote."""
-    input_price: float
-    """USD per million input tokens."""
+    price: tuple[float, float]
+    """USD per million input / output tokens."""
+
+    @property
+    def sent(self) -> float:
+        """USD per 1000 questions for the tokens sent to the cloud."""
+        return 1000 * self.price[0] * self.input_tokens / 1e6
+
+    @property
+    def written(self) -> float:
+        """USD per 1000 questions for the tokens the cloud wrote."""
+        return 1000 * self.price[1] * self.output_tokens / 1e6
 
     @property
     def total(self) -> float:
@@ -57,24 +63,20 @@ class Bill:
 
     def total_with_cache(self, cached_price: float) -> float:
         """`total` with the cached input tokens at `cached_price` (USD per million)."""
-        return self.total - 1000 * self.cached_tokens * (self.input_price - cached_price) / 1e6
+        return self.total - 1000 * self.cached_tokens * (self.price[0] - cached_price) / 1e6
 
 
 def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
     """The cloud bill of `records` (one system's, one per item), per question."""
     n = len(records)
     cloud = pooled(records, "cloud")
-    tokens_in = estimated_input_tokens(cloud) / n
-    tokens_out = cloud["output_tokens"] / n
     return Bill(
         calls=cloud["calls"] / n,
-        input_tokens=tokens_in,
+        input_tokens=estimated_input_tokens(cloud) / n,
         cached_tokens=cloud["cached_input_tokens"] / n,
         cached_share=cached_share(cloud),
-        output_tokens=tokens_out,
-        sent=1000 * price[0] * tokens_in / 1e6,
-        written=1000 * price[1] * tokens_out / 1e6,
-        input_price=price[0],
+        output_tokens=cloud["output_tokens"] / n,
+        price=price,
     )
 
 
