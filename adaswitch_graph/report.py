@@ -56,10 +56,11 @@ class Row:
     system's other calls to that side); they are priced in `cost_per_1k` too."""
     cloud_tokens_estimated: float
     """Of `cloud_tokens`, the same."""
-    cloud_cached_share: float
+    cloud_cached_share: float | None
     """Of the cloud input tokens the backend reported, the share it said it read from its
     prompt cache (0 when it reports none): tokens a provider that discounts cached input
-    bills for less, which `cost_per_1k` does not."""
+    bills for less, which `cost_per_1k` does not. None when some of the records predate
+    the count."""
     cloud_chars_sent: float
     """Characters sent to the cloud per question, every message of every call: the text
     that leaves the machine (fewer output tokens can cost more of it, in more calls)."""
@@ -140,7 +141,7 @@ def summarize(
                 cloud_tokens=(cloud_in + cloud_use["output_tokens"]) / n,
                 local_tokens_estimated=(local_in - local_use["input_tokens"]) / n,
                 cloud_tokens_estimated=(cloud_in - cloud_use["input_tokens"]) / n,
-                cloud_cached_share=cached_share(cloud_use),
+                cloud_cached_share=cached_share(rs, "cloud"),
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
                 items_per_min=None if _reused(all_records) else speed.get(system),
@@ -232,10 +233,16 @@ def pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
     return {f: sum(int(r.get(f"{role}_{f}", 0)) for r in records) for f in USAGE_FIELDS}
 
 
-def cached_share(usage: Mapping[str, int]) -> float:
-    """Of the input tokens a backend reported in `usage`, the share it said it read from its
-    prompt cache (0 when it reported none). Estimated tokens are left out: nothing says
-    whether they were cached."""
+def cached_share(records: Sequence[Mapping[str, Any]], role: str) -> float | None:
+    """Of the input tokens `role`'s backend reported over `records`, the share it said it
+    read from its prompt cache (0 when it reported none). Estimated tokens are left out:
+    nothing says whether they were cached. None when a record with input tokens has no
+    count (it was written before the bench kept one): its cached tokens are not known."""
+    if any(
+        r.get(f"{role}_input_tokens") and f"{role}_cached_input_tokens" not in r for r in records
+    ):
+        return None
+    usage = pooled(records, role)
     return usage["cached_input_tokens"] / usage["input_tokens"] if usage["input_tokens"] else 0.0
 
 
@@ -337,8 +344,11 @@ def cost_lines(rows: Sequence[Row]) -> list[str]:
         f"output tokens at the price table: {ratios}"
     ]
     cached = [r for r in (cloud, *others) if r.cloud_cached_share]
+    unknown = [r.system for r in (cloud, *others) if r.cloud_cached_share is None]
     if cached:
         shares = ", ".join(f"{r.system} {r.cloud_cached_share:.0%}" for r in cached)
+        if unknown:
+            shares += f"; not known for {', '.join(unknown)} (records from before the count)"
         lines.append(
             f"of the cloud's input tokens, its server read from its prompt cache: {shares} "
             "(priced in full above; a provider that discounts cached input bills them for less)"

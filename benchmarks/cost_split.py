@@ -41,8 +41,9 @@ class Bill:
     input_tokens: float
     cached_tokens: float
     """Of `input_tokens`, those the backend said it read from its prompt cache."""
-    cached_share: float
-    """`report.cached_share` of the cloud's ledger."""
+    cached_share: float | None
+    """`report.cached_share` of the cloud's ledger (None when some records predate the
+    count)."""
     output_tokens: float
     price: tuple[float, float]
     """USD per million input / output tokens."""
@@ -74,7 +75,7 @@ def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
         calls=cloud["calls"] / n,
         input_tokens=estimated_input_tokens(cloud) / n,
         cached_tokens=cloud["cached_input_tokens"] / n,
-        cached_share=cached_share(cloud),
+        cached_share=cached_share(records, "cloud"),
         output_tokens=cloud["output_tokens"] / n,
         price=price,
     )
@@ -136,11 +137,13 @@ def main() -> None:
             raise SystemExit(f"bad --price {args.price!r}; write IN,OUT, e.g. 0.15,0.6") from None
         price = (tokens_in, tokens_out)
     n, price, ours, alone = split(read_records(args.results), args.system, price)
-    cached = bool(ours.cached_tokens or alone.cached_tokens)
+    counted = None not in (ours.cached_share, alone.cached_share)
+    cached = counted and bool(ours.cached_tokens or alone.cached_tokens)
     if args.cached_price is not None and not cached:
         raise SystemExit(
             "--cached-price: these records count no input tokens read from a prompt cache "
-            "(a backend that reports none, or a bench older than the count)"
+            "(a backend that reports none), or some of them were written before the bench "
+            "counted them"
         )
     print(
         f"{n} items both finished; the cloud at ${price[0]:g} / ${price[1]:g} per million "
@@ -159,7 +162,7 @@ def main() -> None:
             f"(it makes {ours.calls:.1f})"
         )
     for name, b in ((args.system, ours), ("cloud", alone)):
-        if cached:
+        if cached and b.cached_share is not None:
             print(
                 f"{name}: {b.cached_share:.0%} of the input tokens the server reported were "
                 "read from its prompt cache"

@@ -111,3 +111,20 @@ def test_a_cached_price_needs_records_that_count_cached_tokens(tmp_path: Path) -
     assert "--cached-price: these records count no input tokens read from a prompt cache" in (
         done.stderr
     )
+
+
+def test_records_from_before_the_cached_count_give_no_share(tmp_path: Path) -> None:
+    meta = {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
+    rows = [meta]
+    for n in range(2):
+        rows.append(item("cloud", n, calls=2, input_tokens=200, cached_input_tokens=50))
+    rows.append(item("token", 0, calls=10, input_tokens=1000, cached_input_tokens=800))
+    rows.append(item("token", 1, calls=10, input_tokens=1000))  # written before the count
+    results = tmp_path / "bench.jsonl"
+    write_jsonl(results, rows)
+    done = run_script("cost_split.py", str(results), "--system", "token")
+    assert done.returncode == 0, done.stderr
+    assert "prompt cache" not in done.stdout
+    done = run_script("cost_split.py", str(results), "--system", "token", "--cached-price", "0.1")
+    assert done.returncode != 0
+    assert "some of them were written before the bench counted them" in done.stderr

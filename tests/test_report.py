@@ -163,11 +163,11 @@ def test_each_systems_dollars_are_put_against_the_cloud_alones() -> None:
     dear = replace(rows[-1], system="token:0.9", cost_per_1k=1.4)
     assert cost_lines([*rows, dear])[0].endswith("selfverify:0.3 0.03x, token:0.9 5.00x")
     # Where the records count cached input tokens, their share follows (half of cloud
-    # alone's 200 on items q0-q4 of q0-q9: a quarter).
+    # alone's 200 on items q0-q4, none on q5-q9: a quarter).
     halves = {"q0", "q1", "q2", "q3", "q4"}
     cached = [
-        r | {"cloud_cached_input_tokens": 100}
-        if r["system"] == "cloud" and r.get("item") in halves
+        r | {"cloud_cached_input_tokens": 100 if r["item"] in halves else 0}
+        if r["system"] == "cloud"
         else r
         for r in records()
     ]
@@ -175,6 +175,15 @@ def test_each_systems_dollars_are_put_against_the_cloud_alones() -> None:
     (line,) = cost_lines(summarize(cached, cloud_model="c", prices={"c": (1.0, 2.0)}))[1:]
     assert line.startswith("of the cloud's input tokens, its server read from its prompt cache: ")
     assert "cache: cloud 25% (priced in full above;" in line
+    # A system whose records do not all count them (some were written before the bench
+    # did) has no share: its uncounted records would pass for ones with none cached.
+    older = [
+        r | {"cloud_input_tokens": 300} if r["system"] == "selfverify:0.3" else r for r in cached
+    ]
+    older[-1] |= {"cloud_cached_input_tokens": 30}
+    assert {r.system: r for r in summarize(older)}["selfverify:0.3"].cloud_cached_share is None
+    (line,) = cost_lines(summarize(older, cloud_model="c", prices={"c": (1.0, 2.0)}))[1:]
+    assert "cache: cloud 25%; not known for selfverify:0.3 (records from before the count)" in line
     # Unpriced, or without the cloud alone, there is nothing to put it against.
     assert cost_lines(summarize(records())) == []
     assert cost_lines([r for r in rows if r.kind != "cloud"]) == []
