@@ -19,6 +19,9 @@ that very step (the verifier caught the mistake); sent after it (it let the mist
 through).
 The step labels are noisy (a right step on another path than the reference's counts as
 wrong, a wrong one that lands on a reference number as right), so the timing is too.
+With the same labels it says how long local alone's solutions to the gap questions are,
+how much of their text is in wrong steps, and how far in the first one starts: switching
+at random places catches a mistake only where it lands on one.
 
 `--caps 250,150` also asks what a per-question cap on the cloud's output tokens
 (`Budget(max_cloud_tokens=...)`) could do, from the same records without running it: a
@@ -87,6 +90,21 @@ def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item) -> s
     return TIMINGS[2 + order]
 
 
+def wrong_text(steps: Sequence[Mapping[str, Any]], item: Item) -> Counter[str]:
+    """How much of a solution's text is in steps the reference marks wrong, and how much
+    comes before the first of them: where switching at random places must land to catch
+    a mistake."""
+    if not steps:
+        return Counter()
+    sizes = [len(s["text"]) for s in steps]
+    wrong = [step_is_right(s["text"], item) is False for s in steps]
+    found = Counter(solutions=1, chars=sum(sizes))
+    found["wrong_chars"] = sum(size for size, bad in zip(sizes, wrong, strict=True) if bad)
+    if any(wrong):
+        found.update(marked=1, before=sum(sizes[: wrong.index(True)]))
+    return found
+
+
 Records = dict[str, dict[str, Any]]
 
 
@@ -111,6 +129,7 @@ def breakdown(
     local, cloud, ours, shared, total = side_by_side(records, system)
     groups: dict[str, Counter[str]] = {g: Counter() for g in GROUPS}
     timings: dict[str, Counter[bool]] = {t: Counter() for t in TIMINGS}
+    mistakes: Counter[str] = Counter()
     unreferenced = 0
     # Cloud steps that replaced a local draft, and those that left it word for word as
     # it was: tokens spent to change nothing.
@@ -134,12 +153,14 @@ def breakdown(
             unreferenced += 1
             continue
         timings[timing(local[i], ours[i], items[i])][bool(ours[i]["correct"])] += 1
+        mistakes.update(wrong_text(local[i].get("trajectory", []), items[i]))
     return {
         "n": len(shared),
         "total_tokens": total,
         "groups": groups,
         "timings": timings,
         "unreferenced": unreferenced,
+        "mistakes": mistakes,
         "rewrites": len(rewrites),
         "copies": sum(text == draft for text, draft in rewrites),
     }
@@ -251,6 +272,16 @@ def render(system: str, found: Mapping[str, Any]) -> str:
     lines += ["", "| gap questions | n | gained |", "|---|---|---|"]
     for name, c in found["timings"].items():
         lines.append(f"| {name} | {c[True] + c[False]} | {c[True]} |")
+    m = found["mistakes"]
+    if m["chars"]:
+        size, share = m["chars"] / m["solutions"], m["wrong_chars"] / m["chars"]
+        before = m["before"] / max(m["marked"], 1)
+        lines += [
+            "",
+            f"local alone's solutions to {m['solutions']} of them: {size:.0f} characters a "
+            f"question, {share:.0%} of them in steps the reference marks wrong; "
+            f"{m['marked']} have such a step, the first after {before:.0f} characters on average",
+        ]
     return "\n".join(lines)
 
 

@@ -80,6 +80,13 @@ def test_groups_the_spend_and_times_the_gap_questions(tmp_path: Path) -> None:
     assert "| first sent at the first wrong step | 1 | 1 |" in out
     assert "| first sent after the first wrong step | 1 | 0 |" in out
     assert "| first sent, no step marked wrong | 1 | 1 |" in out
+    # Four gap solutions of two 9-character steps (the fifth has none kept); one wrong
+    # step each, the first after 0, 9, 0 and 0 characters.
+    assert out.rstrip().endswith(
+        "local alone's solutions to 4 of them: 18 characters a question, 50% of them in "
+        "steps the reference marks wrong; 4 have such a step, the first after 2 characters "
+        "on average"
+    )
 
 
 def test_a_system_without_records_on_the_shared_items_is_an_error(tmp_path: Path) -> None:
