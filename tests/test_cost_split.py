@@ -74,18 +74,25 @@ def test_an_unpriced_cloud_must_be_given_a_price(tmp_path: Path) -> None:
     assert "the records hold no nope system" in done.stderr
 
 
-def test_cached_input_tokens_are_shown_and_priced_at_a_cached_price(tmp_path: Path) -> None:
-    meta = {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
-    # Cloud alone: 200 input tokens a question, 50 of them cached. The system: 1000 reported
-    # for one item, 800 of them cached, and the other item's all estimated: its share is
-    # of the reported tokens, as in the bench summary, but its bill counts them all.
-    rows = [meta]
+def write_cached(tmp_path: Path, **second: int) -> Path:
+    """Cloud alone: 200 input tokens a question, 50 of them cached. The system: 1000
+    reported for one item, 800 of them cached, and its other item's usage `second`."""
+    rows: list[dict[str, Any]] = [
+        {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
+    ]
     for n in range(2):
         rows.append(item("cloud", n, calls=2, input_tokens=200, cached_input_tokens=50))
     rows.append(item("token", 0, calls=10, input_tokens=1000, cached_input_tokens=800))
-    rows.append(item("token", 1, calls=10, input_chars=4000, uncounted_input_chars=4000))
+    rows.append(item("token", 1, calls=10, **second))
     results = tmp_path / "bench.jsonl"
     write_jsonl(results, rows)
+    return results
+
+
+def test_cached_input_tokens_are_shown_and_priced_at_a_cached_price(tmp_path: Path) -> None:
+    # The system's second item's input is all estimated: its share is of the reported
+    # tokens, as in the bench summary, but its bill counts them all.
+    results = write_cached(tmp_path, input_chars=4000, uncounted_input_chars=4000)
     done = run_script("cost_split.py", str(results), "--system", "token")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == [
@@ -114,14 +121,7 @@ def test_a_cached_price_needs_records_that_count_cached_tokens(tmp_path: Path) -
 
 
 def test_records_from_before_the_cached_count_give_no_share(tmp_path: Path) -> None:
-    meta = {"meta": True, "system": "cloud", "cloud": "m", "prices": {"m": [1.0, 2.0]}}
-    rows = [meta]
-    for n in range(2):
-        rows.append(item("cloud", n, calls=2, input_tokens=200, cached_input_tokens=50))
-    rows.append(item("token", 0, calls=10, input_tokens=1000, cached_input_tokens=800))
-    rows.append(item("token", 1, calls=10, input_tokens=1000))  # written before the count
-    results = tmp_path / "bench.jsonl"
-    write_jsonl(results, rows)
+    results = write_cached(tmp_path, input_tokens=1000)  # written before the count
     done = run_script("cost_split.py", str(results), "--system", "token")
     assert done.returncode == 0, done.stderr
     assert "prompt cache" not in done.stdout
