@@ -76,28 +76,28 @@ def first_step(steps: Sequence[Mapping[str, Any]], wanted: Any) -> Mapping[str, 
     return next((s for s in steps if wanted(s)), None)
 
 
-def timing(local: Mapping[str, Any], system: Mapping[str, Any], item: Item) -> str:
+def timing(
+    steps: Sequence[Mapping[str, Any]], wrong: Sequence[bool], system: Mapping[str, Any]
+) -> str:
+    """When `system` first sent a step to the cloud, against the first of local alone's
+    `steps` marked `wrong`."""
     sent = first_step(system["trajectory"], lambda s: s["author"] == "cloud")
     if sent is None:
         return TIMINGS[0]
-    # Records of runs that failed before the bench kept their steps have none.
-    wrong = first_step(
-        local.get("trajectory", []), lambda s: step_is_right(s["text"], item) is False
-    )
-    if wrong is None:
+    if True not in wrong:
         return TIMINGS[4]
-    order = (sent["index"] > wrong["index"]) - (sent["index"] < wrong["index"])
+    first = steps[wrong.index(True)]["index"]
+    order = (sent["index"] > first) - (sent["index"] < first)
     return TIMINGS[2 + order]
 
 
-def wrong_text(steps: Sequence[Mapping[str, Any]], item: Item) -> Counter[str]:
-    """How much of a solution's text is in steps the reference marks wrong, and how much
-    comes before the first of them: where switching at random places must land to catch
-    a mistake."""
+def wrong_text(steps: Sequence[Mapping[str, Any]], wrong: Sequence[bool]) -> Counter[str]:
+    """How much of a solution's text is in the steps marked `wrong`, and how much comes
+    before the first of them: where switching at random places must land to catch a
+    mistake."""
     if not steps:
         return Counter()
     sizes = [len(s["text"]) for s in steps]
-    wrong = [step_is_right(s["text"], item) is False for s in steps]
     found = Counter(solutions=1, chars=sum(sizes))
     found["wrong_chars"] = sum(size for size, bad in zip(sizes, wrong, strict=True) if bad)
     if any(wrong):
@@ -152,8 +152,11 @@ def breakdown(
             # the local model's can be marked wrong, so its timing is unknown.
             unreferenced += 1
             continue
-        timings[timing(local[i], ours[i], items[i])][bool(ours[i]["correct"])] += 1
-        mistakes.update(wrong_text(local[i].get("trajectory", []), items[i]))
+        # Records of runs that failed before the bench kept their steps have none.
+        steps = local[i].get("trajectory", [])
+        wrong = [step_is_right(s["text"], items[i]) is False for s in steps]
+        timings[timing(steps, wrong, ours[i])][bool(ours[i]["correct"])] += 1
+        mistakes.update(wrong_text(steps, wrong))
     return {
         "n": len(shared),
         "total_tokens": total,
