@@ -137,8 +137,12 @@ def main() -> None:
             raise SystemExit(f"bad --price {args.price!r}; write IN,OUT, e.g. 0.15,0.6") from None
         price = (tokens_in, tokens_out)
     n, price, ours, alone = split(read_records(args.results), args.system, price)
-    counted = None not in (ours.cached_share, alone.cached_share)
-    cached = counted and bool(ours.cached_tokens or alone.cached_tokens)
+    shares = [
+        (name, b.cached_share)
+        for name, b in ((args.system, ours), ("cloud", alone))
+        if b.cached_share is not None
+    ]
+    cached = len(shares) == 2 and bool(ours.cached_tokens or alone.cached_tokens)
     if args.cached_price is not None and not cached:
         raise SystemExit(
             "--cached-price: these records count no input tokens read from a prompt cache "
@@ -161,12 +165,11 @@ def main() -> None:
             f"{args.system} would cost what cloud alone does at {even:.1f} calls a question "
             f"(it makes {ours.calls:.1f})"
         )
-    for name, b in ((args.system, ours), ("cloud", alone)):
-        if cached and b.cached_share is not None:
-            print(
-                f"{name}: {b.cached_share:.0%} of the input tokens the server reported were "
-                "read from its prompt cache"
-            )
+    for name, share in shares if cached else []:
+        print(
+            f"{name}: {share:.0%} of the input tokens the server reported were read from "
+            "its prompt cache"
+        )
     if args.cached_price is not None:
         print(
             f"with cached input tokens at ${args.cached_price:g} per million: "
