@@ -165,11 +165,12 @@ def main() -> None:
             f"{args.system} would cost what cloud alone does at {even:.1f} calls a question "
             f"(it makes {ours.calls:.1f})"
         )
-    for name, share in shares if cached else []:
-        print(
-            f"{name}: {share:.0%} of the input tokens the server reported were read from "
-            "its prompt cache"
-        )
+    if cached:
+        for name, share in shares:
+            print(
+                f"{name}: {share:.0%} of the input tokens the server reported were read "
+                "from its prompt cache"
+            )
     if args.cached_price is not None:
         print(
             f"with cached input tokens at ${args.cached_price:g} per million: "
