@@ -455,13 +455,11 @@ def _print_report(
     from adaswitch_graph.bench import peak_rss_mb
     from adaswitch_graph.report import (
         COLUMNS,
-        cost_lines,
-        estimate_lines,
         markdown_table,
         plot_frontier,
         row_cells,
         summarize,
-        target_lines,
+        summary_lines,
     )
 
     rows = summarize(records, cloud_model=cloud, local_model=local, prices=prices, sweeps=sweeps)
@@ -482,7 +480,7 @@ def _print_report(
     base = results.with_name(f"{results.stem}-{part}{results.suffix}") if part else results
     markdown = base.with_suffix(".md")
     text = markdown_table(rows)
-    notes = estimate_lines(rows) + target_lines(rows) + cost_lines(rows)
+    notes = summary_lines(rows)
     markdown.write_text(text + "".join(f"\n{line}\n" for line in notes))
     if _fits(table):
         console.print(table)
@@ -649,6 +647,33 @@ def fit_londi_command(
 
 def _auroc(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+@app.command()
+def pool(
+    results: Annotated[
+        list[Path], typer.Argument(help="Results files of benches on different items.")
+    ],
+    out: Annotated[Path, typer.Option(help="The pooled results file to write (a new file).")],
+) -> None:
+    """Pool the results of benches run apart (held-out sets of one dataset) into one
+    results file, for `adaswitch bench --report-only --out OUT` and the scripts in
+    benchmarks/ to summarize as one run."""
+    from collections import Counter
+
+    from adaswitch_graph.pool import pool_results
+
+    try:
+        records = pool_results(results, out)
+    except (AdaSwitchError, OSError) as exc:
+        fail(exc)
+    counts = Counter(r["system"] for r in records if not r.get("meta"))
+    systems = ", ".join(f"{system} {n}" for system, n in counts.items())
+    console.print(
+        f"wrote {out}: items of each system from {len(results)} files: {systems}\n"
+        f"summarize it with: adaswitch bench --report-only --out {out}",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -298,7 +298,8 @@ def row_cells(row: Row) -> list[str]:
         f"{row.cloud_chars_sent:.0f}",
         f"{row.cost_per_1k:.3f}",
         "-" if row.items_per_min is None else f"{row.items_per_min:.1f}",
-        f"{row.reused:.0%}",
+        # A few calls reused out of thousands still leave items/min out: not "0%".
+        "<1%" if 0 < row.reused < 0.005 else f"{row.reused:.0%}",
         str(row.errors),
     ]
 
@@ -327,6 +328,19 @@ def estimate_lines(rows: Sequence[Row]) -> list[str]:
         f"reported none for (streams closed before the usage report: Ollama, OpenAI's API), "
         f"estimated from their characters at the tokens per character of the other calls; "
         f"$/1k q prices them"
+    ]
+
+
+def speed_lines(rows: Sequence[Row]) -> list[str]:
+    """Which rows leave items/min out, and why."""
+    untimed = [r.system for r in rows if r.items_per_min is None]
+    if not untimed:
+        return []
+    return [
+        f"items/min left out ({', '.join(untimed)}): a system with no timed run record "
+        "(the cascade and oracle, made from local and cloud alone's records; a run killed "
+        "before it wrote one) or with a call answered from the call cache, which would time "
+        "the cache (--no-reuse times every system)"
     ]
 
 
@@ -393,6 +407,12 @@ def target_lines(rows: Sequence[Row]) -> list[str]:
                 )
                 break
     return lines
+
+
+def summary_lines(rows: Sequence[Row]) -> list[str]:
+    """The lines printed below the table: estimated tokens, rows left untimed, the
+    target check, $ against cloud alone."""
+    return estimate_lines(rows) + speed_lines(rows) + target_lines(rows) + cost_lines(rows)
 
 
 def _sweeps(rows: Sequence[Row]) -> dict[str, list[Row]]:

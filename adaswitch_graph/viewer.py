@@ -373,16 +373,15 @@ def trace_html(runs: Sequence[TraceRun], title: str = "adaswitch trace") -> str:
 
 def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
     """The summary `adaswitch bench` prints for these records, as HTML: its table, the
-    target check and the frontier plot (inline SVG). Costs are priced for the models
+    lines below it and the frontier plot (inline SVG). Costs are priced for the models
     the last run recorded, with the `--price` overrides the runs recorded."""
     from adaswitch_graph.report import (
         COLUMNS,
-        cost_lines,
         frontier_figure,
         row_cells,
         run_models,
         summarize,
-        target_lines,
+        summary_lines,
     )
 
     local, cloud = run_models(records)
@@ -394,7 +393,7 @@ def bench_summary(records: Sequence[Mapping[str, Any]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row_cells(row)) + "</tr>"
         for row in rows
     )
-    lines = target_lines(rows) + cost_lines(rows)
+    lines = summary_lines(rows)
     if not cloud:
         lines.append(
             "costs: these runs record no name for the cloud model (they were given a model "

@@ -20,6 +20,7 @@ from adaswitch_graph.report import (
     recorded_prices,
     row_cells,
     run_models,
+    speed_lines,
     summarize,
     target_lines,
     wilson,
@@ -197,6 +198,28 @@ def test_a_system_that_replayed_calls_gets_no_items_per_minute() -> None:
     # even when that item is outside the rows' common items.
     rs.append(record("selfverify:0.3", "adaswitch", 42, True, local_calls=1) | {"cached_calls": 1})
     assert {r.system: r for r in summarize(rs)}["selfverify:0.3"].items_per_min is None
+
+
+def test_the_rows_without_items_per_minute_are_named_and_a_few_reused_calls_shown() -> None:
+    rs = records()
+    rs.append({"meta": True, "system": "selfverify:0.3", "items_run": 10, "elapsed_s": 6.0})
+    rs.append({"meta": True, "system": "cloud", "items_run": 10, "elapsed_s": 6.0})
+    assert speed_lines(summarize(rs)) == []
+    # One of local alone's 1000 calls answered from the cache: too few to show as 1%.
+    rs = [
+        r | {"local_calls": 100, "cached_calls": int(r["item"] == "q3")}
+        if r.get("kind") == "local"
+        else r
+        for r in rs
+    ]
+    rows = {r.system: r for r in summarize(rs)}
+    assert row_cells(rows["local"])[COLUMNS.index("calls reused")] == "<1%"
+    assert row_cells(rows["cloud"])[COLUMNS.index("calls reused")] == "0%"
+    (line,) = speed_lines(
+        [*rows.values(), replace(rows["cloud"], system="cascade", items_per_min=None)]
+    )
+    assert line.startswith("items/min left out (local, cascade): ")
+    assert "call cache" in line
 
 
 def test_fixed_and_lost_count_questions_against_local_alone() -> None:

@@ -129,6 +129,7 @@ def test_bench_results_open_in_the_viewer(tmp_path: Path) -> None:
     assert "summary (3 items each)" in dom
     assert dom.count("<tr><td>") == 4
     assert "target (&gt;= 60% of the gap for &lt;= 40% of cloud alone's output tokens)" in dom
+    assert re.search(r"items/min left out \([^)]*cascade[^)]*\): a system with no timed", dom)
     assert dom.count("<tr class=") == 4 * 3
     assert 'href="#item-0"' in dom and 'id="item-0"' in dom
     assert "escalated to the cloud" in dom
