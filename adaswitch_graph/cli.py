@@ -481,6 +481,8 @@ def _print_report(
     markdown = base.with_suffix(".md")
     text = markdown_table(rows)
     notes = summary_lines(rows)
+    if part and any(row.items_per_min is not None for row in rows):
+        notes.insert(0, f"items/min: the whole run's, not {part}'s (runs are timed, items not)")
     markdown.write_text(text + "".join(f"\n{line}\n" for line in notes))
     if _fits(table):
         console.print(table)

@@ -141,7 +141,7 @@ def summarize(
                 cloud_tokens=(cloud_in + cloud_use["output_tokens"]) / n,
                 local_tokens_estimated=(local_in - local_use["input_tokens"]) / n,
                 cloud_tokens_estimated=(cloud_in - cloud_use["input_tokens"]) / n,
-                cloud_cached_share=cached_share(rs, "cloud"),
+                cloud_cached_share=cached_share(rs, "cloud", cloud_use),
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
                 items_per_min=None if _reused(all_records) else speed.get(system),
@@ -233,16 +233,18 @@ def pooled(records: Sequence[Mapping[str, Any]], role: str) -> dict[str, int]:
     return {f: sum(int(r.get(f"{role}_{f}", 0)) for r in records) for f in USAGE_FIELDS}
 
 
-def cached_share(records: Sequence[Mapping[str, Any]], role: str) -> float | None:
-    """Of the input tokens `role`'s backend reported over `records`, the share it said it
-    read from its prompt cache (0 when it reported none). Estimated tokens are left out:
-    nothing says whether they were cached. None when a record with input tokens has no
-    count (it was written before the bench kept one): its cached tokens are not known."""
+def cached_share(
+    records: Sequence[Mapping[str, Any]], role: str, usage: Mapping[str, int]
+) -> float | None:
+    """Of the input tokens `role`'s backend reported over `records` (`usage`, their
+    `pooled` ledger), the share it said it read from its prompt cache (0 when it reported
+    none). Estimated tokens are left out: nothing says whether they were cached. None when
+    a record with input tokens has no count (it was written before the bench kept one):
+    its cached tokens are not known."""
     if any(
         r.get(f"{role}_input_tokens") and f"{role}_cached_input_tokens" not in r for r in records
     ):
         return None
-    usage = pooled(records, role)
     return usage["cached_input_tokens"] / usage["input_tokens"] if usage["input_tokens"] else 0.0
 
 

@@ -75,7 +75,7 @@ def bill(records: Sequence[Record], price: tuple[float, float]) -> Bill:
         calls=cloud["calls"] / n,
         input_tokens=estimated_input_tokens(cloud) / n,
         cached_tokens=cloud["cached_input_tokens"] / n,
-        cached_share=cached_share(records, "cloud"),
+        cached_share=cached_share(records, "cloud", cloud),
         output_tokens=cloud["output_tokens"] / n,
         price=price,
     )

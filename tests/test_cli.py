@@ -233,6 +233,8 @@ def test_report_only_with_offset_and_limit_summarizes_those_items_beside_the_who
     table = (tmp_path / "run-items-3-6.md").read_text()
     accuracies = [line.split("|")[3].split()[0] for line in table.splitlines()[2:5]]
     assert accuracies == ["0.0%", "100.0%", "75.0%"]
+    # Its items/min are the whole run's: a run record times the run, not its items.
+    assert "items/min: the whole run's, not items-3-6's" in table
     assert (tmp_path / "run-items-3-6.png").exists()
     assert not out.with_suffix(".md").exists()
 
