@@ -25,6 +25,8 @@ def pool_results(paths: Sequence[str | Path], out: str | Path) -> list[dict[str,
     target = Path(out)
     if target.exists():
         raise AdaSwitchError(f"{target} exists; give --out a new file (the pooled results)")
+    if len({Path(p).resolve() for p in paths}) < len(paths):
+        raise AdaSwitchError("a results file is given twice; give each once")
     seen: dict[tuple[str, str], Path] = {}
     pooled: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []

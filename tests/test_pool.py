@@ -62,6 +62,8 @@ def test_nothing_is_written_over_a_file_or_from_items_in_two_files(tmp_path: Pat
         pool_results([a, b], a)
     assert read_records(a) != read_records(b)  # a kept its own records
     out = tmp_path / "all.jsonl"
+    with pytest.raises(AdaSwitchError, match="given twice"):
+        pool_results([a, tmp_path / "." / "a.jsonl"], out)
     with pytest.raises(AdaSwitchError, match=r"c.jsonl and .*a.jsonl both hold local on item q0"):
         pool_results([a, b, write(tmp_path / "c.jsonl", records()[:1])], out)
     assert not out.exists()
