@@ -53,12 +53,13 @@ def pool_results(paths: Sequence[str | Path], out: str | Path) -> list[dict[str,
         pooled += items
         runs += [r for r in records if r.get("meta")]
     _check_models(runs)
+    pooled += runs
     # Written whole under another name first, so a failure midway leaves no `out` that a
     # later pool would refuse or a summary would read as complete.
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text("".join(json.dumps(r) + "\n" for r in [*pooled, *runs]), encoding="utf-8")
+    partial.write_text("".join(json.dumps(r) + "\n" for r in pooled), encoding="utf-8")
     partial.replace(target)
-    return [*pooled, *runs]
+    return pooled
 
 
 def _check_models(runs: Sequence[dict[str, Any]]) -> None:
