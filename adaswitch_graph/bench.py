@@ -199,21 +199,27 @@ class BenchSetup:
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """The records of a results file, the last one of each (system, item) winning; a
-    line cut short by an interrupted write is skipped."""
+    line cut short by an interrupted write is skipped. Raises `AdaSwitchError` at a
+    record that is not a bench's (a trace, another program's JSONL)."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     meta: list[dict[str, Any]] = []
     file = Path(path)
     if not file.exists():
         return []
-    for line in file.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if record.get("meta"):
+        if isinstance(record, dict) and record.get("meta"):
             meta.append(record)
-        else:
+        elif isinstance(record, dict) and {"system", "item"} <= record.keys():
             latest[(record["system"], record["item"])] = record
+        else:
+            raise AdaSwitchError(
+                f"{file} line {number} is not a bench record (it has no system and item): "
+                "give the results file of adaswitch bench --out"
+            )
     return [*latest.values(), *meta]
 
 

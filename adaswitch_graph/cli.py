@@ -616,7 +616,10 @@ def fit_londi_command(
             f"{results} does not exist; make it with: adaswitch bench --dataset gsm8k-train "
             f"--limit 160 --systems random:0.4 --out {results}"
         )
-    records = [r for r in item_records(read_records(results)) if r["system"] == system]
+    try:
+        records = [r for r in item_records(read_records(results)) if r["system"] == system]
+    except AdaSwitchError as exc:
+        fail(exc)
     if not records:
         fail(f"{results} has no records of system {system!r}")
     try:

@@ -33,12 +33,7 @@ def pool_results(paths: Sequence[str | Path], out: str | Path) -> list[dict[str,
     for path in map(Path, paths):
         if not path.exists():
             raise AdaSwitchError(f"{path} does not exist; give the results files of benches")
-        try:
-            records = read_records(path)
-        except (KeyError, TypeError, AttributeError):
-            raise AdaSwitchError(
-                f"{path} is not a bench results file (adaswitch bench --out)"
-            ) from None
+        records = read_records(path)
         items = item_records(records)
         if not items:
             raise AdaSwitchError(f"{path} holds no finished item; is it a bench results file?")

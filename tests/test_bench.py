@@ -128,6 +128,19 @@ def test_the_cloud_alone_is_charged_as_cloud(tmp_path: Path) -> None:
         assert r["cloud_calls"] == 1 and r["cloud_output_tokens"] == 10
 
 
+def test_reading_a_file_that_is_not_bench_results_says_which_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    run_bench(ITEMS[:1], [System("local", "local")], out, setup(local=quiz_model("local")))
+    good = out.read_text()
+    for stranger in ({"event": "step", "index": 1}, [1, 2], {"system": "local"}):
+        out.write_text(good + json.dumps(stranger) + "\n")
+        with pytest.raises(AdaSwitchError, match=r"line 3 is not a bench record"):
+            read_records(out)
+        # Nor does a run append its items to it.
+        with pytest.raises(AdaSwitchError, match=r"line 3 is not a bench record"):
+            run_bench(ITEMS, [System("local", "local")], out, setup(local=quiz_model("local")))
+
+
 def test_a_rerun_resumes_and_retries_only_what_failed(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     broken = quiz_model("local", fail_on="3")

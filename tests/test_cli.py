@@ -243,6 +243,17 @@ def test_report_only_with_offset_and_limit_summarizes_those_items_beside_the_who
     assert "has no items from line 21 on" in result.output
 
 
+def test_commands_reading_bench_results_refuse_a_trace_in_one_line(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(json.dumps({"event": "step", "index": 1}) + "\n")
+    for command in (
+        ("bench", "--out", str(trace), "--report-only"),
+        ("fit-londi", str(trace), "--system", "random:0.4"),
+        ("calibrate", str(trace)),
+    ):
+        assert_one_line_error(run(*command), "line 1 is not a bench record")
+
+
 def test_report_only_with_systems_summarizes_those_and_local_and_cloud(tmp_path: Path) -> None:
     from tests.test_report import record, records
 

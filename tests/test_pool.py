@@ -84,7 +84,7 @@ def test_runs_of_other_models_or_files_of_no_results_are_refused(tmp_path: Path)
     trace = write(tmp_path / "trace.jsonl", [{"event": "step", "index": 1}])
     for bad, problem in (
         (tmp_path / "missing.jsonl", "does not exist"),
-        (trace, "is not a bench results file"),
+        (trace, "line 1 is not a bench record"),
         (write(tmp_path / "runs.jsonl", [run_record("local", 0, 0.0)]), "holds no finished item"),
     ):
         with pytest.raises(AdaSwitchError, match=problem):
