@@ -71,7 +71,8 @@ class Row:
     call cache, not the system (`--no-reuse` times every system)."""
     gap_recovered: float | None
     reused: float
-    """Share of the model calls answered from another system's identical call."""
+    """Share of the model calls answered from another system's identical call, over all
+    the system's items (as items/min, which any such call leaves out)."""
     errors: int
     fixed: int | None = None
     """Questions local alone got wrong and this system right (None without local)."""
@@ -115,6 +116,7 @@ def summarize(
     rows = []
     for system, all_records in by_system.items():
         rs = [r for r in all_records if r["item"] in common]
+        reused = _reused(all_records)
         n = len(rs)
         correct = sum(bool(r["correct"]) for r in rs)
         steps = sum(r.get("steps", 0) for r in rs)
@@ -144,9 +146,9 @@ def summarize(
                 cloud_cached_share=cached_share(rs, "cloud", cloud_use),
                 cloud_chars_sent=_mean(rs, "cloud_input_chars"),
                 cost_per_1k=1000 * cost / n if n else 0.0,
-                items_per_min=None if _reused(all_records) else speed.get(system),
+                items_per_min=None if reused else speed.get(system),
                 gap_recovered=None,
-                reused=_reused(rs),
+                reused=reused,
                 errors=sum(1 for r in rs if r.get("error")),
             )
         )

@@ -197,7 +197,10 @@ def test_a_system_that_replayed_calls_gets_no_items_per_minute() -> None:
     # One call of one item answered from the cache: the speed times the cache, not the system,
     # even when that item is outside the rows' common items.
     rs.append(record("selfverify:0.3", "adaswitch", 42, True, local_calls=1) | {"cached_calls": 1})
-    assert {r.system: r for r in summarize(rs)}["selfverify:0.3"].items_per_min is None
+    row = {r.system: r for r in summarize(rs)}["selfverify:0.3"]
+    assert row.items_per_min is None
+    # Its calls reused count that item too, so the row does not show 0% beside no speed.
+    assert row_cells(row)[COLUMNS.index("calls reused")] == "20%"
 
 
 def test_the_rows_without_items_per_minute_are_named_and_a_few_reused_calls_shown() -> None:
